@@ -1,0 +1,39 @@
+# Replydesk: `make run` serves on 127.0.0.1:8080, `make test` runs the whole suite on SQLite and PostgreSQL.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/replydesk
+STAMP := $(VENV)/.installed
+CONFIG ?= config.toml
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgres bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip wheel
+	$(PY) -m pip install -e '.[test]'
+	touch $(STAMP)
+
+$(CONFIG): | $(STAMP)
+	$(CLI) --config $(CONFIG) init
+
+run: $(STAMP) $(CONFIG)
+	$(CLI) --config $(CONFIG) db upgrade
+	$(CLI) --config $(CONFIG) serve
+
+test: test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(PY) -m pytest
+
+test-postgres: $(STAMP)
+	REPLYDESK_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,91 @@
+"""Seed 000 conversations: paged list and paged messages of one conversation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import sqlalchemy as sa
+from aiohttp import web
+from pydantic import ConfigDict
+
+from hub.api.common import PageQuery, iso, json_response
+from hub.errors import ApiError
+from hub.state import DB
+from hub.validation import parse_query
+from storage.models import Contact, Conversation, Message
+
+routes = web.RouteTableDef()
+
+
+class MessagesQuery(PageQuery):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    page_size: int = 50
+    order: Literal["asc", "desc"] = "asc"
+
+
+def conversation_view(row: sa.Row) -> dict:
+    return {
+        "id": row.uid, "channel": row.channel, "externalId": row.external_id,
+        "displayName": row.display_name or row.contact_name or "", "subject": row.subject,
+        "isGroup": row.is_group, "participantIds": row.participants or [], "status": row.status,
+        "messageCount": row.message_count, "lastMessageAt": iso(row.last_message_at),
+        "lastInboundAt": iso(row.last_inbound_at), "lastOutboundAt": iso(row.last_outbound_at),
+        "contact": {"id": row.contact_uid, "displayName": row.contact_name} if row.contact_uid else None,
+        "createdAt": iso(row.created_at), "updatedAt": iso(row.updated_at),
+    }
+
+
+def message_view(row: sa.Row, conversation_uid: str) -> dict:
+    return {
+        "id": row.uid, "conversationId": conversation_uid, "externalId": row.external_id,
+        "imessageGuid": row.external_id if row.channel == "imessage" else None,
+        "channel": row.channel, "direction": "incoming" if row.direction == "inbound" else "outgoing",
+        "messageType": row.message_type, "senderId": row.sender_handle.split(":", 1)[-1] or None,
+        "senderName": row.sender_name, "text": row.text, "subject": row.subject or None,
+        "attachments": row.attachments or [], "sentAt": iso(row.sent_at),
+        "replyToId": row.reply_to_external_id, "editedAt": iso(row.edited_at),
+        "analysis": row.analysis, "createdAt": iso(row.created_at),
+    }
+
+
+def _conversation_select() -> sa.Select:
+    return (sa.select(Conversation, Contact.uid.label("contact_uid"),
+                      Contact.display_name.label("contact_name"))
+            .outerjoin(Contact, Contact.id == Conversation.contact_id))
+
+
+async def find_conversation(conn: sa.ext.asyncio.AsyncConnection, key: str) -> sa.Row:
+    column = Conversation.id if key.isdigit() else Conversation.uid
+    value = int(key) if key.isdigit() else key
+    row = (await conn.execute(_conversation_select().where(column == value))).first()
+    if row is None:
+        raise ApiError(404, f"Conversation {key} not found")
+    return row
+
+
+@routes.get("/api/conversations")
+async def list_conversations(request: web.Request) -> web.Response:
+    query = parse_query(request, PageQuery)
+    async with request.app[DB].read() as conn:
+        total = (await conn.execute(sa.select(sa.func.count()).select_from(Conversation))).scalar_one()
+        rows = (await conn.execute(
+            _conversation_select()
+            .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
+            .offset(query.offset).limit(query.page_size))).all()
+    return json_response({"conversations": [conversation_view(r) for r in rows], "total": total,
+                          "page": query.page, "pageSize": query.page_size})
+
+
+@routes.get("/api/conversations/{id}/messages")
+async def conversation_messages(request: web.Request) -> web.Response:
+    query = parse_query(request, MessagesQuery)
+    async with request.app[DB].read() as conn:
+        conversation = await find_conversation(conn, request.match_info["id"])
+        where = Message.conversation_id == conversation.id
+        total = (await conn.execute(sa.select(sa.func.count()).select_from(Message).where(where))).scalar_one()
+        order = (Message.sent_at.asc(), Message.id.asc()) if query.order == "asc" \
+            else (Message.sent_at.desc(), Message.id.desc())
+        rows = (await conn.execute(sa.select(Message).where(where).order_by(*order)
+                                   .offset(query.offset).limit(query.page_size))).all()
+    return json_response({"messages": [message_view(r, conversation.uid) for r in rows], "total": total,
+                          "page": query.page, "pageSize": query.page_size})

@@ -1,0 +1,72 @@
+"""The application factory: one aiohttp app serving webhooks, the REST APIs and /ws."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.api import conversations, device_outbox, devices, health, sync
+from hub.auth import auth_middleware
+from hub.clock import Clock, SystemClock
+from hub.errors import error_middleware
+from hub.events import EventBus
+from hub.jobs import Worker
+from hub.pipeline import PROCESS_INBOUND
+from hub.processing import InboundProcessor, inbound_job_handler
+from hub.settings import Settings
+from hub.state import BUS, CLOCK, DB, SETTINGS, WORKER
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger("replydesk.app")
+PROCESSORS: web.AppKey[list[InboundProcessor]] = web.AppKey("processors")
+
+
+def _database_ctx(run_migrations: bool):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if run_migrations:
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        db = Database(settings.database_url, echo=settings.database.echo,
+                      sqlite_synchronous=settings.database.sqlite_synchronous)
+        app[DB] = db
+        yield
+        await db.dispose()
+    return ctx
+
+
+def _worker_ctx(start: bool):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        worker = Worker(app[DB], {PROCESS_INBOUND: inbound_job_handler(app[DB], app[PROCESSORS])},
+                        settings.worker, app[CLOCK])
+        app[WORKER] = worker
+        if start:
+            worker.start()
+        yield
+        await worker.stop()
+    return ctx
+
+
+async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[BUS] = EventBus()
+    yield
+    app[BUS].close()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: bool = True,
+               run_migrations: bool = True) -> web.Application:
+    app = web.Application(client_max_size=settings.server.max_body_bytes,
+                          middlewares=[error_middleware, auth_middleware])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[PROCESSORS] = []
+    app.cleanup_ctx.append(_database_ctx(run_migrations))
+    app.cleanup_ctx.append(_bus_ctx)
+    app.cleanup_ctx.append(_worker_ctx(start_worker))
+    for module in (health, devices, sync, device_outbox, conversations):
+        app.router.add_routes(module.routes)
+    return app

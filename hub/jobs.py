@@ -1,0 +1,165 @@
+"""Durable jobs: enqueued in the caller's transaction, claimed with a lease, retried, dead-lettered.
+
+PostgreSQL claims with FOR UPDATE SKIP LOCKED so several processes share the queue; on SQLite
+one process writes at a time. A job whose process died is claimed again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.clock import Clock
+from hub.settings import WorkerSettings
+from storage.db import Database
+from storage.models import Job, JobStatus
+
+log = logging.getLogger("replydesk.jobs")
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+JobHandler = Callable[[ClaimedJob], Awaitable[None]]
+
+
+async def enqueue(db: Database, conn: AsyncConnection, kind: str, payload: dict[str, Any], *,
+                  dedup_key: str | None = None, run_at: datetime | None = None,
+                  max_attempts: int = 5, now: datetime) -> None:
+    """Add a job inside the caller's transaction; a repeated dedup_key is ignored."""
+    await conn.execute(db.insert_ignore(Job).values(
+        kind=kind, payload=payload, dedup_key=dedup_key, status=JobStatus.QUEUED,
+        run_at=run_at or now, max_attempts=max_attempts, created_at=now, attempts=0))
+
+
+def backoff_seconds(attempts: int) -> float:
+    return min(2.0 ** attempts, 300.0) * random.uniform(0.8, 1.2)
+
+
+class Worker:
+    """Runs the handlers registered by job kind; one error boundary per job."""
+
+    def __init__(self, db: Database, handlers: Mapping[str, JobHandler], settings: WorkerSettings,
+                 clock: Clock) -> None:
+        self.db = db
+        self.handlers = dict(handlers)
+        self.settings = settings
+        self.clock = clock
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        self.handlers[kind] = handler
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def claim(self, limit: int) -> list[ClaimedJob]:
+        now = self.clock.now()
+        lease = now + timedelta(seconds=self.settings.lease_seconds)
+        due = sa.or_(sa.and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
+                     sa.and_(Job.status == JobStatus.RUNNING, Job.locked_until < now))
+        candidates = sa.select(Job.id).where(due).order_by(Job.run_at, Job.id).limit(limit)
+        if not self.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        stmt = (sa.update(Job).where(Job.id.in_(candidates.scalar_subquery()))
+                .values(status=JobStatus.RUNNING, locked_until=lease, locked_by=self.name,
+                        attempts=Job.attempts + 1)
+                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts))
+        async with self.db.write() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [ClaimedJob(r.id, r.kind, r.payload or {}, r.attempts, r.max_attempts) for r in rows]
+
+    async def _finish(self, job: ClaimedJob, error: str | None) -> None:
+        now = self.clock.now()
+        if error is None:
+            values: dict[str, Any] = {"status": JobStatus.DONE, "finished_at": now, "last_error": None}
+        elif job.attempts >= job.max_attempts:
+            values = {"status": JobStatus.DEAD, "finished_at": now, "last_error": error}
+            log.error("job %s (%s) dead after %d attempts: %s", job.id, job.kind, job.attempts, error)
+        else:
+            retry_at = now + timedelta(seconds=backoff_seconds(job.attempts))
+            values = {"status": JobStatus.QUEUED, "run_at": retry_at, "last_error": error}
+        values.update(locked_until=None, locked_by=None)
+        async with self.db.write() as conn:
+            await conn.execute(sa.update(Job).where(Job.id == job.id, Job.locked_by == self.name)
+                               .values(**values))
+
+    async def run_job(self, job: ClaimedJob) -> None:
+        handler = self.handlers.get(job.kind)
+        error: str | None = None
+        if job.attempts > job.max_attempts:
+            error = "lease expired too many times (the process running it kept dying)"
+        elif handler is None:
+            error = f"no handler for job kind {job.kind!r}"
+        else:
+            try:
+                await handler(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the error boundary of one unit of work
+                log.warning("job %s (%s) attempt %d failed", job.id, job.kind, job.attempts, exc_info=True)
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+        await self._finish(job, error)
+
+    async def run_once(self, limit: int | None = None) -> int:
+        """Claim what is due and run it; returns how many jobs ran. Tests drive this directly."""
+        jobs = await self.claim(limit or self.settings.concurrency)
+        if jobs:
+            await asyncio.gather(*(self.run_job(job) for job in jobs))
+        return len(jobs)
+
+    async def run_until_idle(self, max_rounds: int = 100) -> int:
+        total = 0
+        for _ in range(max_rounds):
+            ran = await self.run_once()
+            if not ran:
+                break
+            total += ran
+        return total
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                ran = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker loop error; retrying")
+                ran = 0
+            if ran:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    def start(self) -> None:
+        task = asyncio.create_task(self._loop(), name="replydesk-worker")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,170 @@
+"""Ingest: store each observed message once, resolve contact and conversation, enqueue the brain.
+
+Everything happens in one transaction that commits before the caller acknowledges the platform,
+so an acknowledged message is never lost and a redelivered one is stored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from channels.base import INBOUND, Attachment, InboundMessage
+from hub.clock import Clock
+from hub.contacts import resolve_contact
+from hub.events import NEW_REPLY, EventBus
+from hub.jobs import enqueue
+from storage.db import Database
+from storage.models import Conversation, ConversationStatus, Message, UTCDateTime, new_uid
+
+PROCESS_INBOUND = "inbound.process"
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    uid: str
+    external_id: str
+    direction: str
+    sender: str
+    sent_at: datetime
+
+
+@dataclass
+class IngestResult:
+    conversation_id: int
+    conversation_uid: str
+    stored: list[StoredMessage] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def _attachment_dict(attachment: Attachment) -> dict[str, Any]:
+    return {"kind": attachment.kind, "name": attachment.name, "mime_type": attachment.mime_type,
+            "size": attachment.size, "url": attachment.url, **dict(attachment.extra)}
+
+
+async def _resolve_conversation(db: Database, conn: AsyncConnection, first: InboundMessage,
+                                contact_id: int | None, device_id: str | None,
+                                now: datetime) -> tuple[int, str]:
+    await db.lock(conn, f"thread:{first.channel}:{first.thread_id}")
+    await conn.execute(db.insert_ignore(Conversation).values(
+        uid=new_uid(), channel=first.channel, external_id=first.thread_id, contact_id=contact_id,
+        device_id=device_id, display_name=first.thread_name, subject=first.subject,
+        is_group=first.is_group, participants=[f"{h.kind}:{h.value}" for h in first.participants],
+        status=ConversationStatus.ACTIVE, message_count=0, created_at=now, updated_at=now))
+    row = (await conn.execute(sa.select(Conversation.id, Conversation.uid, Conversation.contact_id)
+                              .where(Conversation.channel == first.channel,
+                                     Conversation.external_id == first.thread_id))).one()
+    if row.contact_id is None and contact_id is not None:
+        await conn.execute(sa.update(Conversation).where(Conversation.id == row.id)
+                           .values(contact_id=contact_id))
+    return row.id, row.uid
+
+
+async def _sender_contacts(db: Database, conn: AsyncConnection, messages: Sequence[InboundMessage],
+                           now: datetime) -> dict[tuple[str, str], int]:
+    contacts: dict[tuple[str, str], int] = {}
+    for message in messages:
+        handles = [message.sender] if message.direction == INBOUND and message.sender else []
+        handles += list(message.participants)
+        for handle in handles:
+            key = (handle.kind, handle.value)
+            if key not in contacts:
+                name = message.sender_name if handle == message.sender else ""
+                contacts[key] = await resolve_contact(db, conn, handle, name, now)
+    return contacts
+
+
+def _message_row(message: InboundMessage, conversation_id: int, contact_id: int | None,
+                 now: datetime) -> dict[str, Any]:
+    sender = message.sender
+    return {
+        "uid": new_uid(), "conversation_id": conversation_id, "channel": message.channel,
+        "external_id": message.external_id, "direction": message.direction,
+        "message_type": message.message_type, "contact_id": contact_id,
+        "sender_handle": f"{sender.kind}:{sender.value}" if sender else "",
+        "sender_name": message.sender_name, "subject": message.subject, "text": message.text,
+        "html": message.html, "attachments": [_attachment_dict(a) for a in message.attachments],
+        "sent_at": message.sent_at, "reply_to_external_id": message.reply_to_external_id,
+        "is_read": message.direction != INBOUND, "raw": dict(message.raw), "created_at": now,
+    }
+
+
+async def _update_conversation(conn: AsyncConnection, conversation_id: int,
+                               stored: list[StoredMessage], now: datetime) -> None:
+    latest = max(stored, key=lambda m: m.sent_at)
+    inbound = [m.sent_at for m in stored if m.direction == INBOUND]
+    outbound = [m.sent_at for m in stored if m.direction != INBOUND]
+    c = Conversation
+
+    def later(column: Any, when: datetime) -> Any:
+        when_ = sa.literal(when, UTCDateTime())
+        return sa.case((sa.or_(column.is_(None), column < when_), when_), else_=column)
+
+    values: dict[str, Any] = {
+        "message_count": c.message_count + len(stored), "updated_at": now,
+        "last_message_at": later(c.last_message_at, latest.sent_at),
+    }
+    if inbound:
+        values["last_inbound_at"] = later(c.last_inbound_at, max(inbound))
+    if outbound:
+        values["last_outbound_at"] = later(c.last_outbound_at, max(outbound))
+    newer = sa.or_(c.last_message_at.is_(None),
+                   c.last_message_at <= sa.literal(latest.sent_at, UTCDateTime()))
+    new_status = ConversationStatus.NEEDS_REPLY if latest.direction == INBOUND else ConversationStatus.WAITING
+    values["status"] = sa.case((newer, new_status), else_=c.status)
+    values["archived_at"] = sa.case((newer, None), else_=c.archived_at)
+    await conn.execute(sa.update(c).where(c.id == conversation_id).values(**values))
+
+
+async def ingest(db: Database, clock: Clock, messages: Sequence[InboundMessage], *,
+                 device_id: str | None = None, bus: EventBus | None = None) -> IngestResult:
+    """Store messages of ONE thread; duplicates (same channel + external id) are skipped."""
+    if not messages:
+        raise ValueError("ingest needs at least one message")
+    first = messages[0]
+    if any((m.channel, m.thread_id) != (first.channel, first.thread_id) for m in messages):
+        raise ValueError("ingest takes the messages of one thread at a time")
+    now = clock.now()
+    unique = list({m.external_id: m for m in messages}.values())
+    async with db.write() as conn:
+        contacts = await _sender_contacts(db, conn, unique, now)
+        primary = first.sender if first.direction == INBOUND else (first.participants or (None,))[0]
+        primary_contact = contacts.get((primary.kind, primary.value)) if primary and not first.is_group else None
+        conversation_id, conversation_uid = await _resolve_conversation(
+            db, conn, first, primary_contact, device_id, now)
+        rows = [_message_row(m, conversation_id,
+                             contacts.get((m.sender.kind, m.sender.value)) if m.sender else None, now)
+                for m in unique]
+        inserted = (await conn.execute(
+            db.insert_ignore(Message).returning(Message.id, Message.uid, Message.external_id), rows)).all()
+        by_external = {m.external_id: m for m in unique}
+        stored = [StoredMessage(r.id, r.uid, r.external_id, by_external[r.external_id].direction,
+                                _sender_label(by_external[r.external_id]),
+                                by_external[r.external_id].sent_at) for r in inserted]
+        if stored:
+            await _update_conversation(conn, conversation_id, stored, now)
+        for message in stored:
+            if message.direction == INBOUND:
+                await enqueue(db, conn, PROCESS_INBOUND, {"message_id": message.id},
+                              dedup_key=f"inbound:{message.id}", now=now)
+    result = IngestResult(conversation_id, conversation_uid, stored, len(messages) - len(stored))
+    if bus is not None:
+        publish_new(bus, result)
+    return result
+
+
+def _sender_label(message: InboundMessage) -> str:
+    return message.sender.value if message.sender else ""
+
+
+def publish_new(bus: EventBus, result: IngestResult) -> None:
+    for message in result.stored:
+        if message.direction == INBOUND:
+            bus.publish(NEW_REPLY, conversation_id=result.conversation_id, message_id=message.id,
+                        sender=message.sender, timestamp=message.sent_at.isoformat().replace("+00:00", "Z"))

@@ -1,0 +1,198 @@
+"""Typed settings, loaded once from a TOML file; secrets resolved from env vars or files."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_CONFIG_PATH = "REPLYDESK_CONFIG"
+DEFAULT_CONFIG_PATH = "config.toml"
+
+
+class ConfigError(Exception):
+    """The configuration file is missing or invalid; the message names the file and the key."""
+
+    def __init__(self, path: Path | str, problems: list[tuple[str, str]]):
+        self.path = str(path)
+        self.problems = problems
+        lines = [f"{self.path}: {key}: {problem}" for key, problem in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = ""
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    cors_origins: list[str] = []
+
+    @field_validator("public_url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///data/replydesk.db"
+    echo: bool = False
+    # FULL: a committed transaction survives power loss too; NORMAL survives a process crash only.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+", "postgresql:", "postgresql+", "postgres:")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class AuthSettings(_Section):
+    jwt_secret: SecretStr
+    device_token_days: int = Field(7, ge=1, le=365)
+
+
+class DeviceSettings(_Section):
+    # Registration from a non-loopback client needs an API key unless this is turned on.
+    open_registration: bool = False
+    code_ttl_minutes: int = Field(10, ge=1, le=60)
+    verify_attempts: int = Field(5, ge=1, le=100)
+    verify_window_minutes: int = Field(15, ge=1, le=1440)
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(2, ge=1, le=64)
+    max_attempts: int = Field(5, ge=1, le=100)
+    lease_seconds: int = Field(120, ge=5)
+    poll_seconds: float = Field(1.0, gt=0)
+
+
+class OwnerSettings(_Section):
+    name: str = "Owner"
+    email: str = ""
+    about: str = ""
+    timezone: str = "UTC"
+
+
+class Settings(_Section):
+    """The whole validated configuration. `base_dir` anchors every relative path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    base_dir: Path = Path(".")
+    data_dir: Path = Path("data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    auth: AuthSettings
+    devices: DeviceSettings = DeviceSettings()
+    worker: WorkerSettings = WorkerSettings()
+    owner: OwnerSettings = OwnerSettings()
+
+    def resolve_path(self, path: Path | str) -> Path:
+        path = Path(path)
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def data_path(self) -> Path:
+        return self.resolve_path(self.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path anchored at `base_dir`."""
+        url = self.database.url
+        for prefix in ("sqlite:///", "sqlite+aiosqlite:///"):
+            if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+                return "sqlite:///" + str(self.resolve_path(url[len(prefix):]))
+        return url
+
+
+def resolve_secret(value: str, base_dir: Path, key: str) -> str:
+    """`env:NAME` reads an environment variable, `file:PATH` a file; anything else is literal."""
+    if value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return os.environ[name]
+    if value.startswith("file:"):
+        path = Path(value[5:])
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    return value
+
+
+SECRET_KEYS = {("auth", "jwt_secret")}
+
+
+def _resolve_secrets(raw: dict[str, Any], base_dir: Path) -> list[tuple[str, str]]:
+    problems = []
+    for section, key in SECRET_KEYS:
+        table = raw.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str):
+            try:
+                table[key] = resolve_secret(table[key], base_dir, f"{section}.{key}")
+            except ValueError as exc:
+                problems.append((f"{section}.{key}", str(exc)))
+    return problems
+
+
+def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        problems.append((key, message))
+    return problems
+
+
+def settings_from_dict(raw: dict[str, Any], *, base_dir: Path, source: str = "<settings>") -> Settings:
+    raw = {section: dict(value) if isinstance(value, dict) else value for section, value in raw.items()}
+    problems = _resolve_secrets(raw, base_dir)
+    if problems:
+        raise ConfigError(source, problems)
+    try:
+        return Settings.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(source, _format_errors(exc)) from None
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(ENV_CONFIG_PATH, DEFAULT_CONFIG_PATH))
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read and validate the TOML file once. Raises ConfigError naming file, key and problem."""
+    path = Path(path) if path else default_config_path()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(path, [("(file)", "not found; run `replydesk init` to create it")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [("(syntax)", str(exc))]) from None
+    return settings_from_dict(raw, base_dir=path.resolve().parent, source=str(path))

@@ -1,0 +1,23 @@
+"""Typed application and request state keys (aiohttp AppKey / RequestKey)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from hub.clock import Clock
+from hub.settings import Settings
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from hub.auth import Principal
+    from hub.events import EventBus
+    from hub.jobs import Worker
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+CLOCK = web.AppKey("clock", Clock)
+BUS: web.AppKey["EventBus"] = web.AppKey("bus")
+WORKER: web.AppKey["Worker"] = web.AppKey("worker")
+PRINCIPAL: web.RequestKey["Principal"] = web.RequestKey("principal")

@@ -1,0 +1,52 @@
+"""Verify, then parse: request bodies and queries validated by pydantic models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import ApiError, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def issues_from(exc: ValidationError) -> list[dict[str, Any]]:
+    issues = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"]) or "(body)"
+        message = "is required" if error["type"] == "missing" else error["msg"]
+        issues.append({"path": path, "message": message})
+    return issues
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        issues = issues_from(exc)
+        summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
+        raise ValidationFailed(f"Validation failed: {summary}", issues) from None
+
+
+async def read_json(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        raise ApiError(400, "Request body is empty; a JSON object is required")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "Malformed JSON body") from None
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ApiError(400, "The JSON body must be an object")
+    return validate(model, data)
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    return validate(model, dict(request.query))
