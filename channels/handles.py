@@ -9,7 +9,7 @@ import phonenumbers
 from channels.base import Handle
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONEISH = re.compile(r"^[+\d][\d\s().\-]{5,}$")
+_PHONEISH = re.compile(r"^[+(\d][\d\s().\-]{5,}$")
 
 
 def normalize_email(value: str) -> str | None:
