@@ -126,7 +126,7 @@ class Settings(_Section):
         return url
 
 
-def resolve_secret(value: str, base_dir: Path, key: str) -> str:
+def resolve_secret(value: str, base_dir: Path) -> str:
     """`env:NAME` reads an environment variable, `file:PATH` a file; anything else is literal."""
     if value.startswith("env:"):
         name = value[4:]
@@ -152,9 +152,10 @@ def _resolve_secrets(raw: dict[str, Any], base_dir: Path) -> list[tuple[str, str
         table = raw.get(section)
         if isinstance(table, dict) and isinstance(table.get(key), str):
             try:
-                table[key] = resolve_secret(table[key], base_dir, f"{section}.{key}")
+                table[key] = resolve_secret(table[key], base_dir)
             except ValueError as exc:
                 problems.append((f"{section}.{key}", str(exc)))
+                table[key] = "unresolved"  # keep validating the rest, so every problem is named
     return problems
 
 
@@ -174,12 +175,13 @@ def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
 def settings_from_dict(raw: dict[str, Any], *, base_dir: Path, source: str = "<settings>") -> Settings:
     raw = {section: dict(value) if isinstance(value, dict) else value for section, value in raw.items()}
     problems = _resolve_secrets(raw, base_dir)
+    try:
+        settings = Settings.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        problems += _format_errors(exc)
     if problems:
         raise ConfigError(source, problems)
-    try:
-        return Settings.model_validate({**raw, "base_dir": base_dir})
-    except ValidationError as exc:
-        raise ConfigError(source, _format_errors(exc)) from None
+    return settings
 
 
 def default_config_path() -> Path:
