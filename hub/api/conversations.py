@@ -6,7 +6,7 @@ from typing import Literal
 
 import sqlalchemy as sa
 from aiohttp import web
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from hub.api.common import PageQuery, iso, json_response
 from hub.errors import ApiError
@@ -19,7 +19,7 @@ routes = web.RouteTableDef()
 
 class MessagesQuery(PageQuery):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
-    page_size: int = 50
+    page_size: int = Field(50, alias="pageSize", ge=1, le=200)
     order: Literal["asc", "desc"] = "asc"
 
 
