@@ -17,7 +17,7 @@ from hub.jobs import Worker
 from hub.pipeline import PROCESS_INBOUND
 from hub.processing import InboundProcessor, inbound_job_handler
 from hub.settings import Settings
-from hub.state import BUS, CLOCK, DB, SETTINGS, WORKER
+from hub.state import BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
 from storage import migrate
 from storage.db import Database
 
@@ -64,6 +64,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[PROCESSORS] = []
+    app[DEVICE_TOUCHES] = {}
     app.cleanup_ctx.append(_database_ctx(run_migrations))
     app.cleanup_ctx.append(_bus_ctx)
     app.cleanup_ctx.append(_worker_ctx(start_worker))

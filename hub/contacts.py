@@ -19,6 +19,10 @@ async def find_contact(conn: AsyncConnection, handle: Handle) -> int | None:
     return (await conn.execute(stmt)).scalar()
 
 
+async def _contact_name(conn: AsyncConnection, contact_id: int) -> str:
+    return (await conn.execute(sa.select(Contact.display_name).where(Contact.id == contact_id))).scalar_one()
+
+
 async def attach_handle(db: Database, conn: AsyncConnection, contact_id: int, handle: Handle,
                         now: datetime) -> bool:
     """Give a contact another address; False if the address already belongs to someone."""
@@ -33,9 +37,8 @@ async def resolve_contact(db: Database, conn: AsyncConnection, handle: Handle, n
     await db.lock(conn, f"handle:{handle.kind}:{handle.value}")
     contact_id = await find_contact(conn, handle)
     if contact_id is not None:
-        if name:
-            await conn.execute(sa.update(Contact).where(Contact.id == contact_id,
-                                                        Contact.display_name == "")
+        if name and not await _contact_name(conn, contact_id):
+            await conn.execute(sa.update(Contact).where(Contact.id == contact_id)
                                .values(display_name=name, updated_at=now))
         return contact_id
     result = await conn.execute(sa.insert(Contact).values(

@@ -42,9 +42,20 @@ async def enqueue(db: Database, conn: AsyncConnection, kind: str, payload: dict[
                   dedup_key: str | None = None, run_at: datetime | None = None,
                   max_attempts: int = 5, now: datetime) -> None:
     """Add a job inside the caller's transaction; a repeated dedup_key is ignored."""
-    await conn.execute(db.insert_ignore(Job).values(
-        kind=kind, payload=payload, dedup_key=dedup_key, status=JobStatus.QUEUED,
-        run_at=run_at or now, max_attempts=max_attempts, created_at=now, attempts=0))
+    await enqueue_many(db, conn, kind, [(payload, dedup_key)], run_at=run_at,
+                       max_attempts=max_attempts, now=now)
+
+
+async def enqueue_many(db: Database, conn: AsyncConnection, kind: str,
+                       jobs: list[tuple[dict[str, Any], str | None]], *, run_at: datetime | None = None,
+                       max_attempts: int = 5, now: datetime) -> None:
+    """One statement for many (payload, dedup_key) jobs, in the caller's transaction."""
+    if not jobs:
+        return
+    rows = [{"kind": kind, "payload": payload, "dedup_key": key, "status": JobStatus.QUEUED,
+             "run_at": run_at or now, "max_attempts": max_attempts, "created_at": now, "attempts": 0}
+            for payload, key in jobs]
+    await conn.execute(db.insert_ignore(Job), rows)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -87,43 +98,58 @@ class Worker:
             rows = (await conn.execute(stmt)).all()
         return [ClaimedJob(r.id, r.kind, r.payload or {}, r.attempts, r.max_attempts) for r in rows]
 
-    async def _finish(self, job: ClaimedJob, error: str | None) -> None:
-        now = self.clock.now()
+    def _outcome(self, job: ClaimedJob, error: str | None, now: datetime) -> dict[str, Any]:
         if error is None:
-            values: dict[str, Any] = {"status": JobStatus.DONE, "finished_at": now, "last_error": None}
-        elif job.attempts >= job.max_attempts:
-            values = {"status": JobStatus.DEAD, "finished_at": now, "last_error": error}
+            return {"status": JobStatus.DONE, "finished_at": now, "last_error": None}
+        if job.attempts >= job.max_attempts:
             log.error("job %s (%s) dead after %d attempts: %s", job.id, job.kind, job.attempts, error)
-        else:
-            retry_at = now + timedelta(seconds=backoff_seconds(job.attempts))
-            values = {"status": JobStatus.QUEUED, "run_at": retry_at, "last_error": error}
-        values.update(locked_until=None, locked_by=None)
-        async with self.db.write() as conn:
-            await conn.execute(sa.update(Job).where(Job.id == job.id, Job.locked_by == self.name)
-                               .values(**values))
+            return {"status": JobStatus.DEAD, "finished_at": now, "last_error": error}
+        retry_at = now + timedelta(seconds=backoff_seconds(job.attempts))
+        return {"status": JobStatus.QUEUED, "run_at": retry_at, "last_error": error}
 
-    async def run_job(self, job: ClaimedJob) -> None:
+    async def _finish(self, outcomes: list[tuple[ClaimedJob, str | None]]) -> None:
+        """Record every outcome in one transaction; successes in a single statement."""
+        now = self.clock.now()
+        done = [job.id for job, error in outcomes if error is None]
+        mine = Job.locked_by == self.name
+        async with self.db.write() as conn:
+            if done:
+                await conn.execute(sa.update(Job).where(Job.id.in_(done), mine).values(
+                    status=JobStatus.DONE, finished_at=now, last_error=None, locked_until=None,
+                    locked_by=None))
+            for job, error in outcomes:
+                if error is not None:
+                    values = self._outcome(job, error, now) | {"locked_until": None, "locked_by": None}
+                    await conn.execute(sa.update(Job).where(Job.id == job.id, mine).values(**values))
+
+    async def _execute(self, job: ClaimedJob) -> str | None:
+        """Run one job inside its error boundary; returns the error text, or None on success."""
         handler = self.handlers.get(job.kind)
-        error: str | None = None
         if job.attempts > job.max_attempts:
-            error = "lease expired too many times (the process running it kept dying)"
-        elif handler is None:
-            error = f"no handler for job kind {job.kind!r}"
-        else:
-            try:
-                await handler(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the error boundary of one unit of work
-                log.warning("job %s (%s) attempt %d failed", job.id, job.kind, job.attempts, exc_info=True)
-                error = f"{type(exc).__name__}: {exc}"[:2000]
-        await self._finish(job, error)
+            return "lease expired too many times (the process running it kept dying)"
+        if handler is None:
+            return f"no handler for job kind {job.kind!r}"
+        try:
+            await handler(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the error boundary of one unit of work
+            log.warning("job %s (%s) attempt %d failed", job.id, job.kind, job.attempts, exc_info=True)
+            return f"{type(exc).__name__}: {exc}"[:2000]
+        return None
 
     async def run_once(self, limit: int | None = None) -> int:
-        """Claim what is due and run it; returns how many jobs ran. Tests drive this directly."""
-        jobs = await self.claim(limit or self.settings.concurrency)
-        if jobs:
-            await asyncio.gather(*(self.run_job(job) for job in jobs))
+        """Claim what is due, run it `concurrency` at a time; returns how many ran."""
+        jobs = await self.claim(limit or self.settings.batch_size)
+        if not jobs:
+            return 0
+        gate = asyncio.Semaphore(self.settings.concurrency)
+
+        async def guarded(job: ClaimedJob) -> tuple[ClaimedJob, str | None]:
+            async with gate:
+                return job, await self._execute(job)
+
+        await self._finish(list(await asyncio.gather(*(guarded(job) for job in jobs))))
         return len(jobs)
 
     async def run_until_idle(self, max_rounds: int = 100) -> int:

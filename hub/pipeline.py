@@ -18,7 +18,7 @@ from channels.base import INBOUND, Attachment, InboundMessage
 from hub.clock import Clock
 from hub.contacts import resolve_contact
 from hub.events import NEW_REPLY, EventBus
-from hub.jobs import enqueue
+from hub.jobs import enqueue_many
 from storage.db import Database
 from storage.models import Conversation, ConversationStatus, Message, UTCDateTime, new_uid
 
@@ -52,18 +52,25 @@ async def _resolve_conversation(db: Database, conn: AsyncConnection, first: Inbo
                                 contact_id: int | None, device_id: str | None,
                                 now: datetime) -> tuple[int, str]:
     await db.lock(conn, f"thread:{first.channel}:{first.thread_id}")
+    existing = select_thread(first)
+    row = (await conn.execute(existing)).first()
+    if row is not None:
+        if row.contact_id is None and contact_id is not None:
+            await conn.execute(sa.update(Conversation).where(Conversation.id == row.id)
+                               .values(contact_id=contact_id))
+        return row.id, row.uid
     await conn.execute(db.insert_ignore(Conversation).values(
         uid=new_uid(), channel=first.channel, external_id=first.thread_id, contact_id=contact_id,
         device_id=device_id, display_name=first.thread_name, subject=first.subject,
         is_group=first.is_group, participants=[f"{h.kind}:{h.value}" for h in first.participants],
         status=ConversationStatus.ACTIVE, message_count=0, created_at=now, updated_at=now))
-    row = (await conn.execute(sa.select(Conversation.id, Conversation.uid, Conversation.contact_id)
-                              .where(Conversation.channel == first.channel,
-                                     Conversation.external_id == first.thread_id))).one()
-    if row.contact_id is None and contact_id is not None:
-        await conn.execute(sa.update(Conversation).where(Conversation.id == row.id)
-                           .values(contact_id=contact_id))
+    row = (await conn.execute(existing)).one()
     return row.id, row.uid
+
+
+def select_thread(message: InboundMessage) -> sa.Select:
+    return (sa.select(Conversation.id, Conversation.uid, Conversation.contact_id)
+            .where(Conversation.channel == message.channel, Conversation.external_id == message.thread_id))
 
 
 async def _sender_contacts(db: Database, conn: AsyncConnection, messages: Sequence[InboundMessage],
@@ -149,10 +156,9 @@ async def ingest(db: Database, clock: Clock, messages: Sequence[InboundMessage],
                                 by_external[r.external_id].sent_at) for r in inserted]
         if stored:
             await _update_conversation(conn, conversation_id, stored, now)
-        for message in stored:
-            if message.direction == INBOUND:
-                await enqueue(db, conn, PROCESS_INBOUND, {"message_id": message.id},
-                              dedup_key=f"inbound:{message.id}", now=now)
+        await enqueue_many(db, conn, PROCESS_INBOUND,
+                           [({"message_id": m.id}, f"inbound:{m.id}") for m in stored if m.direction == INBOUND],
+                           now=now)
     result = IngestResult(conversation_id, conversation_uid, stored, len(messages) - len(stored))
     if bus is not None:
         publish_new(bus, result)

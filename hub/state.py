@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -20,4 +21,5 @@ DB = web.AppKey("db", Database)
 CLOCK = web.AppKey("clock", Clock)
 BUS: web.AppKey["EventBus"] = web.AppKey("bus")
 WORKER: web.AppKey["Worker"] = web.AppKey("worker")
+DEVICE_TOUCHES: web.AppKey[dict[str, datetime]] = web.AppKey("device_touches")
 PRINCIPAL: web.RequestKey["Principal"] = web.RequestKey("principal")

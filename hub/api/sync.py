@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from hub.api.common import iso, json_response
 from hub.contacts import upsert_contact
 from hub.errors import ApiError
 from hub.pipeline import ingest
-from hub.state import BUS, CLOCK, DB, PRINCIPAL, WORKER
+from hub.state import BUS, CLOCK, DB, DEVICE_TOUCHES, PRINCIPAL, WORKER
 from hub.validation import parse_body
 from storage.models import Device
 
@@ -98,10 +98,7 @@ async def sync_messages(request: web.Request) -> web.Response:
     device_id = request[PRINCIPAL].device_id
     result = await ingest(app[DB], app[CLOCK], inbound, device_id=device_id, bus=app[BUS])
     if device_id:
-        async with app[DB].write() as conn:
-            now = app[CLOCK].now()
-            await conn.execute(sa.update(Device).where(Device.id == device_id)
-                               .values(last_synced_at=now, last_seen_at=now))
+        await touch_device(request.app, device_id)
     if any(m.direction == INBOUND for m in result.stored):
         app[WORKER].notify()
     cursor = max((m.sentAt for m in body.messages), default=None)
@@ -133,6 +130,22 @@ async def sync_contacts(request: web.Request) -> web.Response:
             updated += not was_created
     return json_response({"received": len(body.contacts), "created": created, "updated": updated,
                           "skipped": skipped})
+
+
+_TOUCH_EVERY = timedelta(seconds=30)
+
+
+async def touch_device(app: web.Application, device_id: str) -> None:
+    """Record the last sync time, at most every 30 s per device: it is shown, not relied on."""
+    now = app[CLOCK].now()
+    touches = app[DEVICE_TOUCHES]
+    last = touches.get(device_id)
+    if last is not None and now - last < _TOUCH_EVERY:
+        return
+    touches[device_id] = now
+    async with app[DB].write() as conn:
+        await conn.execute(sa.update(Device).where(Device.id == device_id)
+                           .values(last_synced_at=now, last_seen_at=now))
 
 
 def _require_device(request: web.Request) -> str:

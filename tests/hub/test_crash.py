@@ -86,4 +86,8 @@ async def test_sigkill_after_ack_loses_nothing(tmp_path, database_url):
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            process.wait(20)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise AssertionError("hub did not stop within 60 s of SIGTERM") from None
