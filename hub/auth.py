@@ -69,13 +69,11 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 async def _api_key_principal(db: Database, token: str, now: datetime) -> Principal:
-    async with db.read() as conn:
-        row = (await conn.execute(sa.select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))).first()
+    row = await db.first(sa.select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
     if row is None or row.revoked_at is not None:
         raise ApiError(401, "Invalid or revoked API key")
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_EVERY:
-        async with db.write() as conn:
-            await conn.execute(sa.update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+        await db.execute(sa.update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
     return Principal("api_key", str(row.id), row.name)
 
 
@@ -91,9 +89,8 @@ async def _device_principal(db: Database, secret: str, token: str, now: datetime
         raise ApiError(401, "Invalid token")
     if claims["exp"] <= now.timestamp():
         raise ApiError(401, "Token expired")
-    async with db.read() as conn:
-        device = (await conn.execute(sa.select(Device.id, Device.name, Device.is_active)
-                                     .where(Device.id == claims["sub"]))).first()
+    device = await db.first(sa.select(Device.id, Device.name, Device.is_active)
+                            .where(Device.id == claims["sub"]))
     if device is None:
         raise ApiError(401, "Invalid token")
     if not device.is_active:

@@ -1,4 +1,7 @@
-"""Resolve handles to contacts: one contact across every address a person writes from."""
+"""Resolve handles to contacts: one contact across every address a person writes from.
+
+Plain functions over a connection, run inside the caller's unit of work (see storage.db).
+"""
 
 from __future__ import annotations
 
@@ -6,71 +9,65 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Handle
 from storage.db import Database
 from storage.models import Contact, ContactHandle, new_uid
 
 
-async def find_contact(conn: AsyncConnection, handle: Handle) -> int | None:
+def find_contact(conn: sa.Connection, handle: Handle) -> int | None:
     stmt = sa.select(ContactHandle.contact_id).where(ContactHandle.kind == handle.kind,
                                                      ContactHandle.value == handle.value)
-    return (await conn.execute(stmt)).scalar()
+    return conn.execute(stmt).scalar()
 
 
-async def _contact_name(conn: AsyncConnection, contact_id: int) -> str:
-    return (await conn.execute(sa.select(Contact.display_name).where(Contact.id == contact_id))).scalar_one()
+def _find_named(conn: sa.Connection, handle: Handle) -> sa.Row | None:
+    return conn.execute(sa.select(Contact.id, Contact.display_name)
+                        .join(ContactHandle, ContactHandle.contact_id == Contact.id)
+                        .where(ContactHandle.kind == handle.kind, ContactHandle.value == handle.value)).first()
 
 
-async def attach_handle(db: Database, conn: AsyncConnection, contact_id: int, handle: Handle,
-                        now: datetime) -> bool:
+def attach_handle(db: Database, conn: sa.Connection, contact_id: int, handle: Handle, now: datetime) -> bool:
     """Give a contact another address; False if the address already belongs to someone."""
-    result = await conn.execute(db.insert_ignore(ContactHandle).values(
+    result = conn.execute(db.insert_ignore(ContactHandle).values(
         contact_id=contact_id, kind=handle.kind, value=handle.value, created_at=now))
     return result.rowcount == 1
 
 
-async def resolve_contact(db: Database, conn: AsyncConnection, handle: Handle, name: str,
-                          now: datetime) -> int:
+def _create_contact(conn: sa.Connection, name: str, now: datetime, avatar_hash: str | None = None) -> int:
+    return conn.execute(sa.insert(Contact).values(
+        uid=new_uid(), display_name=name, avatar_hash=avatar_hash, created_at=now,
+        updated_at=now).returning(Contact.id)).scalar_one()
+
+
+def resolve_contact(db: Database, conn: sa.Connection, handle: Handle, name: str, now: datetime) -> int:
     """The contact owning `handle`, created if new. Serialised per handle."""
-    await db.lock(conn, f"handle:{handle.kind}:{handle.value}")
-    contact_id = await find_contact(conn, handle)
-    if contact_id is not None:
-        if name and not await _contact_name(conn, contact_id):
-            await conn.execute(sa.update(Contact).where(Contact.id == contact_id)
-                               .values(display_name=name, updated_at=now))
+    db.lock(conn, f"handle:{handle.kind}:{handle.value}")
+    found = _find_named(conn, handle)
+    if found is None:
+        contact_id = _create_contact(conn, name or handle.value, now)
+        attach_handle(db, conn, contact_id, handle, now)
         return contact_id
-    result = await conn.execute(sa.insert(Contact).values(
-        display_name=name or handle.value, created_at=now, updated_at=now,
-        uid=new_uid()).returning(Contact.id))
-    contact_id = result.scalar_one()
-    await attach_handle(db, conn, contact_id, handle, now)
-    return contact_id
+    if name and found.display_name in ("", handle.value):
+        conn.execute(sa.update(Contact).where(Contact.id == found.id).values(display_name=name, updated_at=now))
+    return found.id
 
 
-async def upsert_contact(db: Database, conn: AsyncConnection, handles: Iterable[Handle], name: str,
-                         now: datetime, avatar_hash: str | None = None) -> tuple[int, bool]:
+def upsert_contact(db: Database, conn: sa.Connection, handles: Iterable[Handle], name: str, now: datetime,
+                   avatar_hash: str | None = None) -> tuple[int, bool]:
     """Merge an address-book entry: find by any handle, attach the others. Returns (id, created)."""
     handles = list(dict.fromkeys(handles))
     for handle in handles:
-        await db.lock(conn, f"handle:{handle.kind}:{handle.value}")
-    contact_id = None
-    for handle in handles:
-        contact_id = await find_contact(conn, handle)
-        if contact_id is not None:
-            break
+        db.lock(conn, f"handle:{handle.kind}:{handle.value}")
+    contact_id = next((found for h in handles if (found := find_contact(conn, h)) is not None), None)
     created = contact_id is None
-    if created:
-        result = await conn.execute(sa.insert(Contact).values(
-            display_name=name, avatar_hash=avatar_hash, created_at=now, updated_at=now,
-            uid=new_uid()).returning(Contact.id))
-        contact_id = result.scalar_one()
+    if contact_id is None:
+        contact_id = _create_contact(conn, name, now, avatar_hash)
     else:
-        values = {"updated_at": now, "avatar_hash": avatar_hash}
+        values: dict = {"updated_at": now, "avatar_hash": avatar_hash}
         if name:
             values["display_name"] = name
-        await conn.execute(sa.update(Contact).where(Contact.id == contact_id).values(**values))
+        conn.execute(sa.update(Contact).where(Contact.id == contact_id).values(**values))
     for handle in handles:
-        await attach_handle(db, conn, contact_id, handle, now)
+        attach_handle(db, conn, contact_id, handle, now)
     return contact_id, created

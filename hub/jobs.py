@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.clock import Clock
 from hub.settings import WorkerSettings
@@ -38,24 +37,26 @@ class ClaimedJob:
 JobHandler = Callable[[ClaimedJob], Awaitable[None]]
 
 
-async def enqueue(db: Database, conn: AsyncConnection, kind: str, payload: dict[str, Any], *,
-                  dedup_key: str | None = None, run_at: datetime | None = None,
-                  max_attempts: int = 5, now: datetime) -> None:
+def enqueue(db: Database, conn: sa.Connection, kind: str, payload: dict[str, Any], *,
+            dedup_key: str | None = None, run_at: datetime | None = None,
+            max_attempts: int = 5, now: datetime) -> None:
     """Add a job inside the caller's transaction; a repeated dedup_key is ignored."""
-    await enqueue_many(db, conn, kind, [(payload, dedup_key)], run_at=run_at,
-                       max_attempts=max_attempts, now=now)
+    enqueue_many(db, conn, kind, [(payload, dedup_key)], run_at=run_at, max_attempts=max_attempts, now=now)
 
 
-async def enqueue_many(db: Database, conn: AsyncConnection, kind: str,
-                       jobs: list[tuple[dict[str, Any], str | None]], *, run_at: datetime | None = None,
-                       max_attempts: int = 5, now: datetime) -> None:
-    """One statement for many (payload, dedup_key) jobs, in the caller's transaction."""
+def enqueue_many(db: Database, conn: sa.Connection, kind: str,
+                 jobs: list[tuple[dict[str, Any], str | None]], *, run_at: datetime | None = None,
+                 max_attempts: int = 5, now: datetime, fresh: bool = False) -> None:
+    """One statement for many (payload, dedup_key) jobs, in the caller's transaction.
+
+    `fresh=True` says the keys cannot exist yet (they name rows created in this transaction),
+    which allows a plain INSERT whose compiled form SQLAlchemy caches."""
     if not jobs:
         return
     rows = [{"kind": kind, "payload": payload, "dedup_key": key, "status": JobStatus.QUEUED,
              "run_at": run_at or now, "max_attempts": max_attempts, "created_at": now, "attempts": 0}
             for payload, key in jobs]
-    await conn.execute(db.insert_ignore(Job), rows)
+    conn.execute(sa.insert(Job) if fresh else db.insert_ignore(Job), rows)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -94,8 +95,7 @@ class Worker:
                 .values(status=JobStatus.RUNNING, locked_until=lease, locked_by=self.name,
                         attempts=Job.attempts + 1)
                 .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts))
-        async with self.db.write() as conn:
-            rows = (await conn.execute(stmt)).all()
+        rows = await self.db.write(lambda conn: conn.execute(stmt).all())
         return [ClaimedJob(r.id, r.kind, r.payload or {}, r.attempts, r.max_attempts) for r in rows]
 
     def _outcome(self, job: ClaimedJob, error: str | None, now: datetime) -> dict[str, Any]:
@@ -107,20 +107,21 @@ class Worker:
         retry_at = now + timedelta(seconds=backoff_seconds(job.attempts))
         return {"status": JobStatus.QUEUED, "run_at": retry_at, "last_error": error}
 
-    async def _finish(self, outcomes: list[tuple[ClaimedJob, str | None]]) -> None:
-        """Record every outcome in one transaction; successes in a single statement."""
+    def _record(self, conn: sa.Connection, outcomes: list[tuple[ClaimedJob, str | None]]) -> None:
         now = self.clock.now()
         done = [job.id for job, error in outcomes if error is None]
         mine = Job.locked_by == self.name
-        async with self.db.write() as conn:
-            if done:
-                await conn.execute(sa.update(Job).where(Job.id.in_(done), mine).values(
-                    status=JobStatus.DONE, finished_at=now, last_error=None, locked_until=None,
-                    locked_by=None))
-            for job, error in outcomes:
-                if error is not None:
-                    values = self._outcome(job, error, now) | {"locked_until": None, "locked_by": None}
-                    await conn.execute(sa.update(Job).where(Job.id == job.id, mine).values(**values))
+        if done:
+            conn.execute(sa.update(Job).where(Job.id.in_(done), mine).values(
+                status=JobStatus.DONE, finished_at=now, last_error=None, locked_until=None, locked_by=None))
+        for job, error in outcomes:
+            if error is not None:
+                values = self._outcome(job, error, now) | {"locked_until": None, "locked_by": None}
+                conn.execute(sa.update(Job).where(Job.id == job.id, mine).values(**values))
+
+    async def _finish(self, outcomes: list[tuple[ClaimedJob, str | None]]) -> None:
+        """Record every outcome in one transaction; successes in a single statement."""
+        await self.db.write(self._record, outcomes)
 
     async def _execute(self, job: ClaimedJob) -> str | None:
         """Run one job inside its error boundary; returns the error text, or None on success."""

@@ -25,20 +25,16 @@ class KeyInfo:
 async def create_key(db: Database, name: str, now: datetime) -> tuple[int, str]:
     """Returns (id, the plaintext key). The plaintext is never stored."""
     key = generate_api_key()
-    async with db.write() as conn:
-        result = await conn.execute(sa.insert(ApiKey).values(
-            name=name, prefix=key[:10], key_hash=hash_api_key(key), created_at=now).returning(ApiKey.id))
-        return result.scalar_one(), key
+    insert = sa.insert(ApiKey).values(name=name, prefix=key[:10], key_hash=hash_api_key(key),
+                                      created_at=now).returning(ApiKey.id)
+    return await db.write(lambda conn: conn.execute(insert).scalar_one()), key
 
 
 async def list_keys(db: Database) -> list[KeyInfo]:
-    async with db.read() as conn:
-        rows = (await conn.execute(sa.select(ApiKey).order_by(ApiKey.id))).all()
+    rows = await db.rows(sa.select(ApiKey).order_by(ApiKey.id))
     return [KeyInfo(r.id, r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at) for r in rows]
 
 
 async def revoke_key(db: Database, key_id: int, now: datetime) -> bool:
-    async with db.write() as conn:
-        result = await conn.execute(sa.update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-                                    .values(revoked_at=now))
-    return result.rowcount == 1
+    revoke = sa.update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=now)
+    return await db.execute(revoke) == 1

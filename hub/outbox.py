@@ -5,20 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.models import Conversation, OutboxItem, OutboxStatus, new_uid
 
 
-async def enqueue_reply(db: Database, conn: AsyncConnection, *, conversation_id: int, body: str,
+def enqueue_reply(db: Database, conn: sa.Connection, *, conversation_id: int, body: str,
                         idempotency_key: str, now: datetime, suggestion_id: int | None = None,
                         subject: str = "", body_html: str | None = None) -> int | None:
     """Queue a reply in the caller's transaction. None when that key was queued already."""
-    conversation = (await conn.execute(sa.select(Conversation.channel, Conversation.external_id,
+    conversation = (conn.execute(sa.select(Conversation.channel, Conversation.external_id,
                                                  Conversation.device_id)
                                        .where(Conversation.id == conversation_id))).one()
-    result = await conn.execute(db.insert_ignore(OutboxItem).values(
+    result = conn.execute(db.insert_ignore(OutboxItem).values(
         uid=new_uid(), idempotency_key=idempotency_key, conversation_id=conversation_id,
         suggestion_id=suggestion_id, channel=conversation.channel, device_id=conversation.device_id,
         recipient=conversation.external_id, subject=subject, body=body, body_html=body_html,

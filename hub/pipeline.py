@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import INBOUND, Attachment, InboundMessage
 from hub.clock import Clock
@@ -48,23 +47,23 @@ def _attachment_dict(attachment: Attachment) -> dict[str, Any]:
             "size": attachment.size, "url": attachment.url, **dict(attachment.extra)}
 
 
-async def _resolve_conversation(db: Database, conn: AsyncConnection, first: InboundMessage,
+def _resolve_conversation(db: Database, conn: sa.Connection, first: InboundMessage,
                                 contact_id: int | None, device_id: str | None,
                                 now: datetime) -> tuple[int, str]:
-    await db.lock(conn, f"thread:{first.channel}:{first.thread_id}")
+    db.lock(conn, f"thread:{first.channel}:{first.thread_id}")
     existing = select_thread(first)
-    row = (await conn.execute(existing)).first()
+    row = conn.execute(existing).first()
     if row is not None:
         if row.contact_id is None and contact_id is not None:
-            await conn.execute(sa.update(Conversation).where(Conversation.id == row.id)
+            conn.execute(sa.update(Conversation).where(Conversation.id == row.id)
                                .values(contact_id=contact_id))
         return row.id, row.uid
-    await conn.execute(db.insert_ignore(Conversation).values(
+    conn.execute(db.insert_ignore(Conversation).values(
         uid=new_uid(), channel=first.channel, external_id=first.thread_id, contact_id=contact_id,
         device_id=device_id, display_name=first.thread_name, subject=first.subject,
         is_group=first.is_group, participants=[f"{h.kind}:{h.value}" for h in first.participants],
         status=ConversationStatus.ACTIVE, message_count=0, created_at=now, updated_at=now))
-    row = (await conn.execute(existing)).one()
+    row = conn.execute(existing).one()
     return row.id, row.uid
 
 
@@ -73,7 +72,7 @@ def select_thread(message: InboundMessage) -> sa.Select:
             .where(Conversation.channel == message.channel, Conversation.external_id == message.thread_id))
 
 
-async def _sender_contacts(db: Database, conn: AsyncConnection, messages: Sequence[InboundMessage],
+def _sender_contacts(db: Database, conn: sa.Connection, messages: Sequence[InboundMessage],
                            now: datetime) -> dict[tuple[str, str], int]:
     contacts: dict[tuple[str, str], int] = {}
     for message in messages:
@@ -83,7 +82,7 @@ async def _sender_contacts(db: Database, conn: AsyncConnection, messages: Sequen
             key = (handle.kind, handle.value)
             if key not in contacts:
                 name = message.sender_name if handle == message.sender else ""
-                contacts[key] = await resolve_contact(db, conn, handle, name, now)
+                contacts[key] = resolve_contact(db, conn, handle, name, now)
     return contacts
 
 
@@ -102,7 +101,7 @@ def _message_row(message: InboundMessage, conversation_id: int, contact_id: int 
     }
 
 
-async def _update_conversation(conn: AsyncConnection, conversation_id: int,
+def _update_conversation(conn: sa.Connection, conversation_id: int,
                                stored: list[StoredMessage], now: datetime) -> None:
     latest = max(stored, key=lambda m: m.sent_at)
     inbound = [m.sent_at for m in stored if m.direction == INBOUND]
@@ -126,40 +125,46 @@ async def _update_conversation(conn: AsyncConnection, conversation_id: int,
     new_status = ConversationStatus.NEEDS_REPLY if latest.direction == INBOUND else ConversationStatus.WAITING
     values["status"] = sa.case((newer, new_status), else_=c.status)
     values["archived_at"] = sa.case((newer, None), else_=c.archived_at)
-    await conn.execute(sa.update(c).where(c.id == conversation_id).values(**values))
+    conn.execute(sa.update(c).where(c.id == conversation_id).values(**values))
+
+
+def _store_thread(conn: sa.Connection, db: Database, messages: list[InboundMessage],
+                  device_id: str | None, now: datetime) -> IngestResult:
+    """One unit of work: contacts, conversation, messages, conversation state and brain jobs."""
+    first = messages[0]
+    contacts = _sender_contacts(db, conn, messages, now)
+    primary = first.sender if first.direction == INBOUND else (first.participants or (None,))[0]
+    primary_contact = contacts.get((primary.kind, primary.value)) if primary and not first.is_group else None
+    conversation_id, conversation_uid = _resolve_conversation(db, conn, first, primary_contact, device_id, now)
+    rows = [_message_row(m, conversation_id,
+                         contacts.get((m.sender.kind, m.sender.value)) if m.sender else None, now)
+            for m in messages]
+    inserted = conn.execute(db.insert_ignore(Message).returning(Message.id, Message.uid, Message.external_id),
+                            rows).all()
+    by_external = {m.external_id: m for m in messages}
+    stored = [StoredMessage(r.id, r.uid, r.external_id, by_external[r.external_id].direction,
+                            _sender_label(by_external[r.external_id]), by_external[r.external_id].sent_at)
+              for r in inserted]
+    if stored:
+        _update_conversation(conn, conversation_id, stored, now)
+    enqueue_many(db, conn, PROCESS_INBOUND,
+                 [({"message_id": m.id}, f"inbound:{m.id}") for m in stored if m.direction == INBOUND],
+                 now=now, fresh=True)
+    return IngestResult(conversation_id, conversation_uid, stored, 0)
 
 
 async def ingest(db: Database, clock: Clock, messages: Sequence[InboundMessage], *,
                  device_id: str | None = None, bus: EventBus | None = None) -> IngestResult:
-    """Store messages of ONE thread; duplicates (same channel + external id) are skipped."""
+    """Store messages of ONE thread; duplicates (same channel + external id) are skipped.
+    Returns once everything is committed: the caller may acknowledge the platform then."""
     if not messages:
         raise ValueError("ingest needs at least one message")
     first = messages[0]
     if any((m.channel, m.thread_id) != (first.channel, first.thread_id) for m in messages):
         raise ValueError("ingest takes the messages of one thread at a time")
-    now = clock.now()
     unique = list({m.external_id: m for m in messages}.values())
-    async with db.write() as conn:
-        contacts = await _sender_contacts(db, conn, unique, now)
-        primary = first.sender if first.direction == INBOUND else (first.participants or (None,))[0]
-        primary_contact = contacts.get((primary.kind, primary.value)) if primary and not first.is_group else None
-        conversation_id, conversation_uid = await _resolve_conversation(
-            db, conn, first, primary_contact, device_id, now)
-        rows = [_message_row(m, conversation_id,
-                             contacts.get((m.sender.kind, m.sender.value)) if m.sender else None, now)
-                for m in unique]
-        inserted = (await conn.execute(
-            db.insert_ignore(Message).returning(Message.id, Message.uid, Message.external_id), rows)).all()
-        by_external = {m.external_id: m for m in unique}
-        stored = [StoredMessage(r.id, r.uid, r.external_id, by_external[r.external_id].direction,
-                                _sender_label(by_external[r.external_id]),
-                                by_external[r.external_id].sent_at) for r in inserted]
-        if stored:
-            await _update_conversation(conn, conversation_id, stored, now)
-        await enqueue_many(db, conn, PROCESS_INBOUND,
-                           [({"message_id": m.id}, f"inbound:{m.id}") for m in stored if m.direction == INBOUND],
-                           now=now)
-    result = IngestResult(conversation_id, conversation_uid, stored, len(messages) - len(stored))
+    result = await db.write(_store_thread, db, unique, device_id, clock.now())
+    result.duplicates = len(messages) - len(result.stored)
     if bus is not None:
         publish_new(bus, result)
     return result

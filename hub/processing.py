@@ -24,8 +24,7 @@ class InboundProcessor(Protocol):
 def inbound_job_handler(db: Database, processors: list[InboundProcessor]) -> Callable[[ClaimedJob], Awaitable[None]]:
     async def handle(job: ClaimedJob) -> None:
         message_id = job.payload["message_id"]
-        async with db.read() as conn:
-            message = (await conn.execute(sa.select(Message).where(Message.id == message_id))).first()
+        message = await db.first(sa.select(Message).where(Message.id == message_id))
         if message is None:
             log.warning("job %s: message %s no longer exists", job.id, message_id)
             return

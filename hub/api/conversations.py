@@ -54,24 +54,38 @@ def _conversation_select() -> sa.Select:
             .outerjoin(Contact, Contact.id == Conversation.contact_id))
 
 
-async def find_conversation(conn: sa.ext.asyncio.AsyncConnection, key: str) -> sa.Row:
+def find_conversation(conn: sa.Connection, key: str) -> sa.Row | None:
+    """By numeric id or uid."""
     column = Conversation.id if key.isdigit() else Conversation.uid
     value = int(key) if key.isdigit() else key
-    row = (await conn.execute(_conversation_select().where(column == value))).first()
-    if row is None:
-        raise ApiError(404, f"Conversation {key} not found")
-    return row
+    return conn.execute(_conversation_select().where(column == value)).first()
+
+
+def _conversation_page(conn: sa.Connection, query: PageQuery) -> tuple[int, list[sa.Row]]:
+    total = conn.execute(sa.select(sa.func.count()).select_from(Conversation)).scalar_one()
+    rows = conn.execute(_conversation_select()
+                        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
+                        .offset(query.offset).limit(query.page_size)).all()
+    return total, rows
+
+
+def _message_page(conn: sa.Connection, key: str, query: MessagesQuery) -> tuple[sa.Row | None, int, list[sa.Row]]:
+    conversation = find_conversation(conn, key)
+    if conversation is None:
+        return None, 0, []
+    where = Message.conversation_id == conversation.id
+    total = conn.execute(sa.select(sa.func.count()).select_from(Message).where(where)).scalar_one()
+    order = (Message.sent_at.asc(), Message.id.asc()) if query.order == "asc" \
+        else (Message.sent_at.desc(), Message.id.desc())
+    rows = conn.execute(sa.select(Message).where(where).order_by(*order)
+                        .offset(query.offset).limit(query.page_size)).all()
+    return conversation, total, rows
 
 
 @routes.get("/api/conversations")
 async def list_conversations(request: web.Request) -> web.Response:
     query = parse_query(request, PageQuery)
-    async with request.app[DB].read() as conn:
-        total = (await conn.execute(sa.select(sa.func.count()).select_from(Conversation))).scalar_one()
-        rows = (await conn.execute(
-            _conversation_select()
-            .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
-            .offset(query.offset).limit(query.page_size))).all()
+    total, rows = await request.app[DB].read(_conversation_page, query)
     return json_response({"conversations": [conversation_view(r) for r in rows], "total": total,
                           "page": query.page, "pageSize": query.page_size})
 
@@ -79,13 +93,9 @@ async def list_conversations(request: web.Request) -> web.Response:
 @routes.get("/api/conversations/{id}/messages")
 async def conversation_messages(request: web.Request) -> web.Response:
     query = parse_query(request, MessagesQuery)
-    async with request.app[DB].read() as conn:
-        conversation = await find_conversation(conn, request.match_info["id"])
-        where = Message.conversation_id == conversation.id
-        total = (await conn.execute(sa.select(sa.func.count()).select_from(Message).where(where))).scalar_one()
-        order = (Message.sent_at.asc(), Message.id.asc()) if query.order == "asc" \
-            else (Message.sent_at.desc(), Message.id.desc())
-        rows = (await conn.execute(sa.select(Message).where(where).order_by(*order)
-                                   .offset(query.offset).limit(query.page_size))).all()
+    key = request.match_info["id"]
+    conversation, total, rows = await request.app[DB].read(_message_page, key, query)
+    if conversation is None:
+        raise ApiError(404, f"Conversation {key} not found")
     return json_response({"messages": [message_view(r, conversation.uid) for r in rows], "total": total,
                           "page": query.page, "pageSize": query.page_size})

@@ -71,15 +71,14 @@ async def poll_outbox(request: web.Request) -> web.Response:
                  sa.and_(o.status == OutboxStatus.SENDING,
                          o.next_attempt_at < sa.literal(now, UTCDateTime())))
     mine = sa.or_(o.device_id == device_id, o.device_id.is_(None))
-    async with db.write() as conn:
-        ids = sa.select(o.id).where(o.channel == CHANNEL, due, mine).order_by(o.id).limit(query.limit)
-        if not db.is_sqlite:
-            ids = ids.with_for_update(skip_locked=True)
-        rows = (await conn.execute(
-            sa.update(o).where(o.id.in_(ids.scalar_subquery()))
-            .values(status=OutboxStatus.SENDING, attempts=o.attempts + 1, device_id=device_id,
-                    next_attempt_at=now + LEASE)
-            .returning(o.uid, o.recipient, o.body, o.attempts, o.created_at, o.id))).all()
+    ids = sa.select(o.id).where(o.channel == CHANNEL, due, mine).order_by(o.id).limit(query.limit)
+    if not db.is_sqlite:
+        ids = ids.with_for_update(skip_locked=True)
+    lease = (sa.update(o).where(o.id.in_(ids.scalar_subquery()))
+             .values(status=OutboxStatus.SENDING, attempts=o.attempts + 1, device_id=device_id,
+                     next_attempt_at=now + LEASE)
+             .returning(o.uid, o.recipient, o.body, o.attempts, o.created_at, o.id))
+    rows = await db.write(lambda conn: conn.execute(lease).all())
     rows.sort(key=lambda r: r.id)
     return json_response({"messages": [_item_view(r) for r in rows]})
 
@@ -91,15 +90,18 @@ async def _record_sent(request: web.Request, item: sa.Row, ack: OutboxAck, devic
                           sender=None, text=item.body, sent_at=ack.sentAt or now, direction=OUTBOUND,
                           raw={"outbox_id": item.uid})
     result = await ingest(app[DB], app[CLOCK], [sent], device_id=device_id)
-    async with app[DB].write() as conn:
-        message_id = result.stored[0].id if result.stored else None
-        await conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
-            status=OutboxStatus.SENT, provider_message_id=ack.imessageGuid, sent_at=now,
-            message_id=message_id, error=None))
-        if item.suggestion_id:
-            await conn.execute(sa.update(Suggestion).where(Suggestion.id == item.suggestion_id)
-                               .values(status=SuggestionStatus.SENT, sent_at=now))
+    message_id = result.stored[0].id if result.stored else None
+    await app[DB].write(_mark_sent, item, ack.imessageGuid, message_id, now)
     app[BUS].publish(SENT, conversation_id=item.conversation_id, message_id=message_id)
+
+
+def _mark_sent(conn: sa.Connection, item: sa.Row, guid: str | None, message_id: int | None,
+               now: datetime) -> None:
+    conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
+        status=OutboxStatus.SENT, provider_message_id=guid, sent_at=now, message_id=message_id, error=None))
+    if item.suggestion_id:
+        conn.execute(sa.update(Suggestion).where(Suggestion.id == item.suggestion_id)
+                     .values(status=SuggestionStatus.SENT, sent_at=now))
 
 
 @routes.post("/api/sync/outbox/{id}/ack")
@@ -107,9 +109,8 @@ async def ack_outbox(request: web.Request) -> web.Response:
     device_id = _require_device(request)
     ack = await parse_body(request, OutboxAck)
     app = request.app
-    async with app[DB].read() as conn:
-        item = (await conn.execute(sa.select(OutboxItem).where(
-            OutboxItem.uid == request.match_info["id"], OutboxItem.channel == CHANNEL))).first()
+    item = await app[DB].first(sa.select(OutboxItem).where(
+        OutboxItem.uid == request.match_info["id"], OutboxItem.channel == CHANNEL))
     if item is None:
         raise ApiError(404, f"Outbox item {request.match_info['id']} not found")
     if item.device_id not in (None, device_id):
@@ -121,9 +122,8 @@ async def ack_outbox(request: web.Request) -> web.Response:
     if ack.status == "sent":
         await _record_sent(request, item, ack, device_id)
     else:
-        async with app[DB].write() as conn:
-            await conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
-                status=OutboxStatus.FAILED, error=ack.error or "failed on device"))
+        await app[DB].execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
+            status=OutboxStatus.FAILED, error=ack.error or "failed on device"))
         app[BUS].publish(ERROR, conversation_id=item.conversation_id,
                          error=f"iMessage send failed: {ack.error or 'unknown error'}")
     return json_response({"id": item.uid, "status": ack.status, "duplicate": False})

@@ -20,9 +20,8 @@ async def health(request: web.Request) -> web.Response:
     database_ok = True
     queue_length = 0
     try:
-        async with request.app[DB].read() as conn:
-            queue_length = (await conn.execute(sa.select(sa.func.count()).select_from(Job).where(
-                Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])))).scalar_one()
+        queue_length = await request.app[DB].scalar(sa.select(sa.func.count()).select_from(Job).where(
+            Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])))
     except Exception:  # health reports the failure instead of raising it
         database_ok = False
     status = "healthy" if database_ok else "unhealthy"

@@ -17,6 +17,7 @@ from hub.errors import ApiError
 from hub.pipeline import ingest
 from hub.state import BUS, CLOCK, DB, DEVICE_TOUCHES, PRINCIPAL, WORKER
 from hub.validation import parse_body
+from storage.db import Database
 from storage.models import Device
 
 routes = web.RouteTableDef()
@@ -116,20 +117,24 @@ async def sync_messages(request: web.Request) -> web.Response:
 async def sync_contacts(request: web.Request) -> web.Response:
     body = await parse_body(request, SyncContacts)
     db, now = request.app[DB], request.app[CLOCK].now()
-    created = updated = skipped = 0
-    async with db.write() as conn:
-        for contact in body.contacts:
-            handles = [h for h in (_handle(contact.appleId), _handle(contact.phoneNumber),
-                                   _handle(contact.email)) if h]
-            if not handles:
-                skipped += 1
-                continue
-            _, was_created = await upsert_contact(db, conn, handles, contact.displayName, now,
-                                                  contact.avatarHash)
-            created += was_created
-            updated += not was_created
+    created, updated, skipped = await db.write(_store_contacts, db, body.contacts, now)
     return json_response({"received": len(body.contacts), "created": created, "updated": updated,
                           "skipped": skipped})
+
+
+def _store_contacts(conn: sa.Connection, db: Database, contacts: list[SyncedContact],
+                    now: datetime) -> tuple[int, int, int]:
+    created = updated = skipped = 0
+    for contact in contacts:
+        handles = [h for h in (_handle(contact.appleId), _handle(contact.phoneNumber),
+                               _handle(contact.email)) if h]
+        if not handles:
+            skipped += 1
+            continue
+        _, was_created = upsert_contact(db, conn, handles, contact.displayName, now, contact.avatarHash)
+        created += was_created
+        updated += not was_created
+    return created, updated, skipped
 
 
 _TOUCH_EVERY = timedelta(seconds=30)
@@ -143,9 +148,8 @@ async def touch_device(app: web.Application, device_id: str) -> None:
     if last is not None and now - last < _TOUCH_EVERY:
         return
     touches[device_id] = now
-    async with app[DB].write() as conn:
-        await conn.execute(sa.update(Device).where(Device.id == device_id)
-                           .values(last_synced_at=now, last_seen_at=now))
+    await app[DB].execute(sa.update(Device).where(Device.id == device_id)
+                          .values(last_synced_at=now, last_seen_at=now))
 
 
 def _require_device(request: web.Request) -> str:

@@ -397,6 +397,7 @@ async def test_stalled_server_times_out() -> None:
     (' "Yes, I will be there." ', "Yes, I will be there."),
     ("\u201cOn my way!\u201d", "On my way!"),
     ('"Hi" she said, "bye"', '"Hi" she said, "bye"'),
+    ("'Sure, I'll be there.'", "Sure, I'll be there."),
     ("As an AI language model, I cannot eat. But 7 works for me!", "But 7 works for me!"),
     ("Sure thing. As an AI, I have no calendar. See you then.", "Sure thing. See you then."),
     ("Yes, 7 is fine.\nThem: great\nMe: ok", "Yes, 7 is fine."),
@@ -416,4 +417,5 @@ def test_clean_reply_cuts_to_max_chars_at_a_sentence_end() -> None:
 
 
 def test_clean_reply_cuts_to_max_chars_at_a_word_end() -> None:
-    assert clean_reply("Absolutely wonderful news about the launch", max_chars=22) == "Absolutely wonderful"
+    text = "Absolutely wonderful news about the launch"
+    assert clean_reply(text, max_chars=22) == "Absolutely wonderful"

@@ -24,15 +24,14 @@ async def db(database_url):
 
 
 async def add_jobs(db, clock, count, kind="test.job", max_attempts=3):
-    async with db.write() as conn:
+    def add(conn):
         for i in range(count):
-            await enqueue(db, conn, kind, {"n": i}, dedup_key=f"{kind}:{i}", now=clock.now(),
-                          max_attempts=max_attempts)
+            enqueue(db, conn, kind, {"n": i}, dedup_key=f"{kind}:{i}", now=clock.now(), max_attempts=max_attempts)
+    await db.write(add)
 
 
 async def job_rows(db):
-    async with db.read() as conn:
-        return (await conn.execute(sa.select(Job).order_by(Job.id))).all()
+    return await db.rows(sa.select(Job).order_by(Job.id))
 
 
 def make_worker(db, clock, handlers, **settings):

@@ -34,8 +34,7 @@ def msg(external_id, *, channel="telegram", thread="chat-1", sender=Handle("phon
 
 
 async def scalar(db, stmt):
-    async with db.read() as conn:
-        return (await conn.execute(stmt)).scalar_one()
+    return await db.scalar(stmt)
 
 
 async def test_same_person_on_two_channels_is_one_contact(db, clock):
@@ -62,8 +61,7 @@ async def test_outbound_observed_message_makes_no_job_and_sets_waiting(db, clock
 
 async def test_archived_conversation_reopens_on_a_new_inbound(db, clock):
     await ingest(db, clock, [msg("a", minutes=0)])
-    async with db.write() as conn:
-        await conn.execute(sa.update(Conversation).values(status="archived", archived_at=T0))
+    await db.execute(sa.update(Conversation).values(status="archived", archived_at=T0))
     await ingest(db, clock, [msg("b", minutes=5)])
     assert await scalar(db, sa.select(Conversation.status)) == "needs_reply"
 

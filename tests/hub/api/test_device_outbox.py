@@ -11,10 +11,11 @@ from tests.hub.api.test_sync import sync_payload
 
 
 async def queue_reply(hub, clock, key="approve:1", body="See you at 5!"):
-    async with hub.db.write() as conn:
-        conversation_id = (await conn.execute(sa.select(Conversation.id))).scalar_one()
-        return await enqueue_reply(hub.db, conn, conversation_id=conversation_id, body=body,
-                                   idempotency_key=key, now=clock.now())
+    def queue(conn):
+        conversation_id = conn.execute(sa.select(Conversation.id)).scalar_one()
+        return enqueue_reply(hub.db, conn, conversation_id=conversation_id, body=body,
+                             idempotency_key=key, now=clock.now())
+    return await hub.db.write(queue)
 
 
 async def setup_conversation(hub):
@@ -47,9 +48,8 @@ async def test_reply_is_polled_acknowledged_and_its_echo_stored_once(hub, clock)
                                                           "text": "See you at 5!", "sentAt": "2024-01-01T13:00:00Z"}]}
     resp = await hub.request("POST", "/api/sync/messages", paired["token"], json=echo)
     assert (await resp.json())["duplicates"] == 1
-    async with hub.db.read() as conn:
-        outbound = (await conn.execute(sa.select(Message).where(Message.direction == "outbound"))).all()
-        status = (await conn.execute(sa.select(Conversation.status))).scalar_one()
+    outbound = await hub.db.rows(sa.select(Message).where(Message.direction == "outbound"))
+    status = await hub.db.scalar(sa.select(Conversation.status))
     assert [m.external_id for m in outbound] == ["out-guid-1"]
     assert status == "waiting"
 
@@ -70,8 +70,7 @@ async def test_failed_ack_is_recorded_and_not_retried(hub, clock):
     resp = await hub.request("POST", f"/api/sync/outbox/{item['id']}/ack", paired["token"],
                              json={"status": "failed", "error": "Not registered with iMessage"})
     assert resp.status == 200
-    async with hub.db.read() as conn:
-        row = (await conn.execute(sa.select(OutboxItem))).one()
+    row = await hub.db.first(sa.select(OutboxItem))
     assert row.status == "failed" and "Not registered" in row.error
 
 

@@ -68,8 +68,7 @@ async def test_sixth_wrong_code_gets_429_even_with_the_right_code(hub):
     assert resp.status == 429
     assert_seed000_error(await resp.json(), 429)
     assert resp.headers["Retry-After"] == str(15 * 60)
-    async with hub.db.read() as conn:
-        device = (await conn.execute(sa.select(Device).where(Device.id == registered["deviceId"]))).one()
+    device = await hub.db.first(sa.select(Device).where(Device.id == registered["deviceId"]))
     assert device.verified_at is None
 
 
@@ -148,13 +147,11 @@ async def test_register_validation_errors_store_nothing(hub):
                                      headers={"Content-Type": "application/json"})
         assert resp.status == 400, raw
         assert_seed000_error(await resp.json(), 400)
-    async with hub.db.read() as conn:
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(Device))).scalar_one() == 0
+    assert await hub.db.scalar(sa.select(sa.func.count()).select_from(Device)) == 0
 
 
 async def test_verify_validation_errors_do_not_count_as_attempts(hub):
     resp = await hub.client.post("/api/devices/verify", json={"deviceId": "x", "code": "12"})
     assert resp.status == 400
     assert_seed000_error(await resp.json(), 400)
-    async with hub.db.read() as conn:
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(VerifyAttempt))).scalar_one() == 0
+    assert await hub.db.scalar(sa.select(sa.func.count()).select_from(VerifyAttempt)) == 0

@@ -21,8 +21,7 @@ def sync_payload(guids, thread="chat-john", sender="+1 (415) 555-0100", directio
 
 
 async def count(hub, model, *where):
-    async with hub.db.read() as conn:
-        return (await conn.execute(sa.select(sa.func.count()).select_from(model).where(*where))).scalar_one()
+    return await hub.db.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
 
 
 async def test_sync_stores_messages_and_reports_duplicates(hub):
@@ -60,9 +59,8 @@ async def test_phone_numbers_normalise_to_one_contact_and_conversation_state(hub
                       json=sync_payload(["a1"], sender="+14155550100"))
     await hub.request("POST", "/api/sync/messages", paired["token"],
                       json=sync_payload(["a2"], thread="chat-john-sms", sender="(415) 555-0100"))
-    async with hub.db.read() as conn:
-        handles = (await conn.execute(sa.select(ContactHandle.kind, ContactHandle.value))).all()
-        conversations = (await conn.execute(sa.select(Conversation))).all()
+    handles = await hub.db.rows(sa.select(ContactHandle.kind, ContactHandle.value))
+    conversations = await hub.db.rows(sa.select(Conversation))
     assert [tuple(h) for h in handles] == [("phone", "+14155550100")]
     assert len(conversations) == 2 and len({c.contact_id for c in conversations}) == 1
     assert all(c.status == "needs_reply" for c in conversations)
@@ -142,9 +140,8 @@ async def test_sync_contacts_merges_handles_into_one_contact(hub):
     ]})
     assert resp.status == 200
     assert await resp.json() == {"received": 2, "created": 0, "updated": 1, "skipped": 1}
-    async with hub.db.read() as conn:
-        handles = (await conn.execute(sa.select(ContactHandle.contact_id, ContactHandle.value))).all()
-        names = (await conn.execute(sa.select(Contact.display_name))).scalars().all()
+    handles = await hub.db.rows(sa.select(ContactHandle.contact_id, ContactHandle.value))
+    names = [r.display_name for r in await hub.db.rows(sa.select(Contact.display_name))]
     assert {h.value for h in handles} == {"john@example.com", "john@icloud.com", "+14155550100"}
     assert len({h.contact_id for h in handles}) == 1
     assert names == ["John Doe"]
