@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.api import conversations, device_outbox, devices, health, sync
+from hub.api import (conversations, device_outbox, devices, health, ml_generation, ml_memory, ml_persona,
+                     ml_sales, ml_style, ml_triage, responses, sync)
 from hub.auth import auth_middleware
 from hub.clock import Clock, SystemClock
 from hub.errors import error_middleware
@@ -17,7 +18,8 @@ from hub.jobs import Worker
 from hub.pipeline import PROCESS_INBOUND
 from hub.processing import InboundProcessor, inbound_job_handler
 from hub.settings import Settings
-from hub.state import BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
+from hub.brain_services import BrainServices
+from hub.state import BRAIN, BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
 from storage import migrate
 from storage.db import Database
 
@@ -51,6 +53,22 @@ def _worker_ctx(start: bool):
     return ctx
 
 
+def _brain_ctx(injected: BrainServices | None):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        brain = injected or BrainServices(app[SETTINGS])
+        app[BRAIN] = brain
+        warming = None
+        if injected is None and app[SETTINGS].brain.warm_up:
+            warming = asyncio.create_task(brain.warm_up(), name="replydesk-brain-warm-up")
+        yield
+        if warming is not None:
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
+        if injected is None:
+            await brain.close()
+    return ctx
+
+
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
     app[BUS] = EventBus()
     yield
@@ -58,7 +76,9 @@ async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: bool = True,
-               run_migrations: bool = True) -> web.Application:
+               run_migrations: bool = True, brain: BrainServices | None = None) -> web.Application:
+    """The whole hub. `brain` may be shared (tests load the models once); else the app builds
+    its own and, with `brain.warm_up`, loads the models in the background at start."""
     app = web.Application(client_max_size=settings.server.max_body_bytes,
                           middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
@@ -67,7 +87,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
     app[DEVICE_TOUCHES] = {}
     app.cleanup_ctx.append(_database_ctx(run_migrations))
     app.cleanup_ctx.append(_bus_ctx)
+    app.cleanup_ctx.append(_brain_ctx(brain))
     app.cleanup_ctx.append(_worker_ctx(start_worker))
-    for module in (health, devices, sync, device_outbox, conversations):
+    for module in (health, devices, sync, device_outbox, conversations, responses, ml_generation, ml_memory,
+                   ml_style, ml_persona, ml_triage, ml_sales):
         app.router.add_routes(module.routes)
     return app

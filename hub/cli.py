@@ -111,6 +111,18 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return asyncio.run(_keys(_settings(args), args))
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from hub.importer import run_import_command
+
+    return run_import_command(_settings(args), args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from hub.evaluation import run_eval_command
+
+    return run_eval_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replydesk", description=__doc__)
     parser.add_argument("--config", default=str(default_config_path()),
@@ -133,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list")
     keys_sub.add_parser("revoke").add_argument("id", type=int)
     keys.set_defaults(func=cmd_keys)
+    importing = sub.add_parser("import", help="bring in history: WhatsApp .txt, Telegram JSON, mbox")
+    importing.add_argument("path")
+    importing.add_argument("--format", choices=["auto", "whatsapp", "telegram", "mbox"], default="auto")
+    importing.add_argument("--owner", default="", help="your own name or address as it appears in the export")
+    importing.set_defaults(func=cmd_import)
+    evaluate = sub.add_parser("eval", help="train the classifiers on the training split, score the held-out split")
+    evaluate.set_defaults(func=cmd_eval)
     return parser
 
 

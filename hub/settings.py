@@ -87,6 +87,28 @@ class WorkerSettings(_Section):
     poll_seconds: float = Field(1.0, gt=0)
 
 
+class BrainSettings(_Section):
+    llm_backend: Literal["llama_cpp", "openai"] = "llama_cpp"
+    model_path: str = ""  # empty: the bundled SmolLM2-135M-Instruct GGUF
+    n_ctx: int = Field(2048, ge=256, le=131072)
+    threads: int = Field(0, ge=0, le=256)  # 0: half the cores
+    openai_base_url: str = ""
+    openai_model: str = ""
+    openai_api_key: SecretStr = SecretStr("")
+    memory_url: str = ""  # a Chroma server; empty: a persistent store under data_dir/memory
+    embedder_threads: int = Field(0, ge=0, le=256)
+    draft_max_tokens: int = Field(96, ge=8, le=2048)
+    draft_timeout_seconds: float = Field(30, gt=0, le=600)
+    warm_up: bool = True  # load the models when the hub starts, not on the first draft
+
+    @field_validator("openai_base_url", "memory_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
 class OwnerSettings(_Section):
     name: str = "Owner"
     email: str = ""
@@ -108,6 +130,7 @@ class Settings(_Section):
     devices: DeviceSettings = DeviceSettings()
     worker: WorkerSettings = WorkerSettings()
     owner: OwnerSettings = OwnerSettings()
+    brain: BrainSettings = BrainSettings()
 
     def resolve_path(self, path: Path | str) -> Path:
         path = Path(path)
@@ -144,7 +167,7 @@ def resolve_secret(value: str, base_dir: Path) -> str:
     return value
 
 
-SECRET_KEYS = {("auth", "jwt_secret")}
+SECRET_KEYS = {("auth", "jwt_secret"), ("brain", "openai_api_key")}
 
 
 def _resolve_secrets(raw: dict[str, Any], base_dir: Path) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from hub.auth import Principal
+    from hub.brain_services import BrainServices
     from hub.events import EventBus
     from hub.jobs import Worker
 
@@ -21,5 +22,6 @@ DB = web.AppKey("db", Database)
 CLOCK = web.AppKey("clock", Clock)
 BUS: web.AppKey["EventBus"] = web.AppKey("bus")
 WORKER: web.AppKey["Worker"] = web.AppKey("worker")
+BRAIN: web.AppKey["BrainServices"] = web.AppKey("brain")
 DEVICE_TOUCHES: web.AppKey[dict[str, datetime]] = web.AppKey("device_touches")
 PRINCIPAL: web.RequestKey["Principal"] = web.RequestKey("principal")

@@ -274,6 +274,7 @@ class Job(SQLModel, table=True):
     locked_until: datetime | None = _when()
     locked_by: str | None = Field(default=None, max_length=64)
     last_error: str | None = None
+    result: dict[str, Any] | None = _json()
     created_at: datetime = _when(nullable=False, default_factory=utcnow)
     finished_at: datetime | None = _when()
 
@@ -293,4 +294,44 @@ class TrainingSample(SQLModel, table=True):
     final_output: str | None = None
     rejection_reason: str | None = None
     quality: float = 1.0
+    created_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class StyleProfileRow(SQLModel, table=True):
+    """A learned writing style: per owner and contact ("" = overall), or a persona preset."""
+
+    __tablename__ = "style_profiles"
+    __table_args__ = (sa.UniqueConstraint("kind", "owner_id", "contact_id", name="uq_style_scope"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # "style" or "persona"
+    owner_id: str = Field(max_length=255)
+    contact_id: str = Field(default="", max_length=255)
+    profile: dict[str, Any] | None = _json()
+    samples: list[dict[str, Any]] | None = _json()
+    samples_count: int = 0
+    updated_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class SuggestionRequest(SQLModel, table=True):
+    """Themed reply options generated for /suggestions, served in pages (/suggestions/more)."""
+
+    __tablename__ = "suggestion_requests"
+    id: str = Field(default_factory=new_uid, primary_key=True, max_length=36)
+    kind: str = Field(default="suggestions", max_length=16)
+    conversation_id: str = Field(default="", max_length=255)
+    options: list[dict[str, Any]] | None = _json()
+    served: int = 0
+    created_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class LabelCorrection(SQLModel, table=True):
+    """The owner's correction of a classifier's label: a training sample for the next model."""
+
+    __tablename__ = "label_corrections"
+    id: int | None = Field(default=None, primary_key=True)
+    task: str = Field(max_length=32, index=True)  # priority, intent, sales_intent, ...
+    text: str
+    label: str = Field(max_length=64)
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    lang: str | None = Field(default=None, max_length=8)
     created_at: datetime = _when(nullable=False, default_factory=utcnow)

@@ -55,6 +55,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "database": {"url": database_url},
         "auth": {"jwt_secret": TEST_JWT_SECRET},
         "worker": {"poll_seconds": 0.05},
+        "brain": {"warm_up": False},
     }
     for section, values in overrides.items():
         if isinstance(values, dict):

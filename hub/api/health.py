@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from aiohttp import WSMsgType, web
 
 from hub.api.common import json_response
-from hub.state import BUS, DB
+from hub.state import BRAIN, BUS, DB
 from storage.models import Job, JobStatus
 
 routes = web.RouteTableDef()
@@ -24,9 +24,13 @@ async def health(request: web.Request) -> web.Response:
             Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])))
     except Exception:  # health reports the failure instead of raising it
         database_ok = False
+    llm = request.app[BRAIN].loaded("llm")
+    model_loaded = bool(llm is not None and llm.loaded)
     status = "healthy" if database_ok else "unhealthy"
-    body = {"status": status, "database_connected": database_ok, "queue_length": queue_length,
-            "model_loaded": False, "model_version": None}
+    body = {"status": status, "model_loaded": model_loaded,
+            "model_version": llm.model_version if llm is not None else None,
+            "database_connected": database_ok,
+            "queue_length": queue_length + (llm.queue_length if llm is not None else 0)}
     return json_response(body, status=200 if database_ok else 503)
 
 
