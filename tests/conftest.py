@@ -3,6 +3,7 @@ app served over real HTTP on a free port."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import create_app
+from hub.brain_services import BrainServices
 from hub.clock import FakeClock
 from hub.keys import create_key
 from hub.settings import Settings, settings_from_dict
@@ -110,5 +112,35 @@ async def start_hub(settings: Settings, clock: FakeClock, **app_kwargs: Any) -> 
 @pytest.fixture
 async def hub(settings: Settings, clock: FakeClock) -> AsyncIterator[Hub]:
     running = await start_hub(settings, clock)
+    yield running
+    await running.client.close()
+
+
+@pytest.fixture(scope="session")
+def bundled_llm() -> Iterator[Any]:
+    """The bundled SmolLM2 GGUF, loaded once for the session. Synchronous on purpose: loading
+    blocks anyway, and the object holds no event-loop-bound state, so every test's loop can use it."""
+    from brain.llm import LlamaCppLLM, bundled_gguf_path
+
+    llm = LlamaCppLLM(bundled_gguf_path(), n_ctx=2048)
+    llm.load_blocking()
+    yield llm
+    asyncio.run(llm.close())
+
+
+@pytest.fixture(scope="session")
+def shared_embedder() -> Any:
+    """The bundled all-MiniLM-L6-v2, loaded once for the session."""
+    from brain.embedder import MiniLMEmbedder
+
+    return MiniLMEmbedder()
+
+
+@pytest.fixture
+async def brain_hub(settings: Settings, clock: FakeClock, bundled_llm: Any,
+                    shared_embedder: Any) -> AsyncIterator[Hub]:
+    """The hub with the real bundled models (shared across tests) and its own memory store."""
+    brain = BrainServices(settings, llm=bundled_llm, embedder=shared_embedder)
+    running = await start_hub(settings, clock, brain=brain)
     yield running
     await running.client.close()
