@@ -25,6 +25,8 @@ from storage.db import Database
 
 log = logging.getLogger("replydesk.app")
 PROCESSORS: web.AppKey[list[InboundProcessor]] = web.AppKey("processors")
+ROUTE_MODULES = (health, devices, sync, device_outbox, conversations, responses, ml_generation, ml_memory,
+                 ml_style, ml_persona, ml_triage, ml_sales)
 
 
 def _database_ctx(run_migrations: bool):
@@ -45,6 +47,9 @@ def _worker_ctx(start: bool):
         settings = app[SETTINGS]
         worker = Worker(app[DB], {PROCESS_INBOUND: inbound_job_handler(app[DB], app[PROCESSORS])},
                         settings.worker, app[CLOCK])
+        for module in ROUTE_MODULES:  # a module with background work registers its job kinds
+            if hasattr(module, "register_jobs"):
+                module.register_jobs(app, worker)
         app[WORKER] = worker
         if start:
             worker.start()
@@ -89,7 +94,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
     app.cleanup_ctx.append(_bus_ctx)
     app.cleanup_ctx.append(_brain_ctx(brain))
     app.cleanup_ctx.append(_worker_ctx(start_worker))
-    for module in (health, devices, sync, device_outbox, conversations, responses, ml_generation, ml_memory,
-                   ml_style, ml_persona, ml_triage, ml_sales):
+    for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     return app

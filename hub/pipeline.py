@@ -129,7 +129,7 @@ def _update_conversation(conn: sa.Connection, conversation_id: int,
 
 
 def _store_thread(conn: sa.Connection, db: Database, messages: list[InboundMessage],
-                  device_id: str | None, now: datetime) -> IngestResult:
+                  device_id: str | None, now: datetime, process: bool = True) -> IngestResult:
     """One unit of work: contacts, conversation, messages, conversation state and brain jobs."""
     first = messages[0]
     contacts = _sender_contacts(db, conn, messages, now)
@@ -147,23 +147,26 @@ def _store_thread(conn: sa.Connection, db: Database, messages: list[InboundMessa
               for r in inserted]
     if stored:
         _update_conversation(conn, conversation_id, stored, now)
-    enqueue_many(db, conn, PROCESS_INBOUND,
-                 [({"message_id": m.id}, f"inbound:{m.id}") for m in stored if m.direction == INBOUND],
-                 now=now, fresh=True)
+    if process:
+        enqueue_many(db, conn, PROCESS_INBOUND,
+                     [({"message_id": m.id}, f"inbound:{m.id}") for m in stored if m.direction == INBOUND],
+                     now=now, fresh=True)
     return IngestResult(conversation_id, conversation_uid, stored, 0)
 
 
 async def ingest(db: Database, clock: Clock, messages: Sequence[InboundMessage], *,
-                 device_id: str | None = None, bus: EventBus | None = None) -> IngestResult:
+                 device_id: str | None = None, bus: EventBus | None = None,
+                 process: bool = True) -> IngestResult:
     """Store messages of ONE thread; duplicates (same channel + external id) are skipped.
-    Returns once everything is committed: the caller may acknowledge the platform then."""
+    Returns once everything is committed: the caller may acknowledge the platform then.
+    `process=False` (imported history) stores without queueing the brain for new inbound ones."""
     if not messages:
         raise ValueError("ingest needs at least one message")
     first = messages[0]
     if any((m.channel, m.thread_id) != (first.channel, first.thread_id) for m in messages):
         raise ValueError("ingest takes the messages of one thread at a time")
     unique = list({m.external_id: m for m in messages}.values())
-    result = await db.write(_store_thread, db, unique, device_id, clock.now())
+    result = await db.write(_store_thread, db, unique, device_id, clock.now(), process)
     result.duplicates = len(messages) - len(result.stored)
     if bus is not None:
         publish_new(bus, result)
