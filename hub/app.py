@@ -19,6 +19,7 @@ from hub.pipeline import PROCESS_INBOUND
 from hub.processing import InboundProcessor, inbound_job_handler
 from hub.settings import Settings
 from hub.brain_services import BrainServices
+from hub.brain_steps import draft_step
 from hub.state import BRAIN, BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
 from storage import migrate
 from storage.db import Database
@@ -88,7 +89,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
                           middlewares=[error_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app[PROCESSORS] = []
+    app[PROCESSORS] = [draft_step(app)]
     app[DEVICE_TOUCHES] = {}
     app.cleanup_ctx.append(_database_ctx(run_migrations))
     app.cleanup_ctx.append(_bus_ctx)
