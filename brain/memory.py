@@ -24,6 +24,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from brain.embedder import Embedder
+from brain.memory_index import ScopeIndex, entries_from
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -161,6 +162,15 @@ def _scope_filter(user_id: str, contact_id: str | None, conversation_id: str | N
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def _scope_of(where: dict[str, Any]) -> tuple[str, str] | None:
+    """(user_id, contact_id) when the filter is exactly that pair, else None."""
+    clauses = where.get("$and", [where])
+    keys = {key: value for clause in clauses for key, value in clause.items()}
+    if set(keys) == {"user_id", "contact_id"}:
+        return str(keys["user_id"]), str(keys["contact_id"])
+    return None
+
+
 def _require(**values: str | None) -> None:
     for name, value in values.items():
         if not value:
@@ -205,6 +215,8 @@ class MemoryStore:
         self._client: ClientAPI | None = None
         self._collection: Collection | None = None
         self._lock = threading.Lock()
+        # Only the local store is cached: a Chroma server may be written by other processes.
+        self._index = ScopeIndex(self._load_scope) if self.path is not None else None
 
     async def store(
         self,
@@ -312,10 +324,31 @@ class MemoryStore:
                 documents=[r.text for r in chunk],
                 metadatas=[r.metadata for r in chunk],
             )
+        if self._index is not None:
+            for record, vector in zip(records, vectors):
+                scope = (str(record.metadata["user_id"]), str(record.metadata["contact_id"]))
+                self._index.upsert(scope, [record.id], [record.text], [record.metadata], vector[None, :])
+
+    def _load_scope(self, scope: tuple[str, str]) -> Any:
+        found = self._open().get(where=_scope_filter(*scope), include=["documents", "metadatas", "embeddings"])
+        metas = [dict(meta or {}) for meta in found["metadatas"] or []]
+        return entries_from(list(found["ids"]), [d or "" for d in found["documents"] or []], metas,
+                            found["embeddings"] if len(found["ids"]) else [])
+
+    def _query_index(self, vector: Any, top_k: int, scope: tuple[str, str]) -> list[Memory] | None:
+        entries = self._index.entries(scope) if self._index is not None else None
+        if entries is None or len(entries.ids) > self._index.max_vectors:
+            return None
+        return [_to_memory(mid, text, meta, 1.0 - score) for mid, text, meta, score in entries.search(vector, top_k)]
 
     def _query(self, query: str, top_k: int, where: dict[str, Any]) -> list[Memory]:
         collection = self._open()
         vector = self.embedder.embed([query])
+        scope = _scope_of(where)
+        if scope is not None:
+            cached = self._query_index(vector[0], top_k, scope)
+            if cached is not None:
+                return cached
         found = collection.query(
             query_embeddings=vector, n_results=top_k, where=where, include=["documents", "metadatas", "distances"]
         )
@@ -332,10 +365,14 @@ class MemoryStore:
             offset += _READ_PAGE
 
     def _delete_ids(self, ids: list[str]) -> int:
+        if self._index is not None:
+            self._index.clear()
         collection = self._open()
         return self._delete_existing(collection, collection.get(ids=ids, include=[])["ids"])
 
     def _delete_where(self, where: dict[str, Any]) -> int:
+        if self._index is not None:
+            self._index.clear()
         collection = self._open()
         return self._delete_existing(collection, collection.get(where=where, include=[])["ids"])
 
