@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import ingest
+from bench import brain, ingest
 
-BENCHMARKS = {"ingest": ingest.main}
+BENCHMARKS = {"ingest": ingest.main, "brain": brain.main}
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -79,6 +80,9 @@ def _pad(sequences: Sequence[Sequence[int]], pad_id: int, width: int) -> tuple[n
     return ids, mask
 
 
+_RECENT_TEXTS = 256
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 via torch + transformers: mean pooling over real tokens, then L2 normalisation.
 
@@ -111,6 +115,9 @@ class MiniLMEmbedder:
         self.dimension: int = int(self._model.config.hidden_size)
         self._pad_id = int(self._tokenizer.pad_token_id or 0)
         self._lock = threading.Lock()
+        # A message is often embedded twice within seconds (stored to memory, then used as a
+        # recall query): a small cache of recent single texts saves the second pass.
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` (in order) as a float32 (n, dimension) array of unit vectors. Blocking."""
@@ -118,6 +125,24 @@ class MiniLMEmbedder:
             raise TypeError("embed() takes a sequence of texts, not a single str")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1:
+            return self._embed_one(texts[0])[None, :].copy()
+        return self._embed_many(texts)
+
+    def _embed_one(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._recent.get(text)
+            if cached is not None:
+                self._recent.move_to_end(text)
+                return cached
+        vector = self._embed_many([text])[0]
+        with self._lock:
+            self._recent[text] = vector
+            while len(self._recent) > _RECENT_TEXTS:
+                self._recent.popitem(last=False)
+        return vector
+
+    def _embed_many(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock, _torch_threads(self.threads):
             token_ids = self._tokenize(texts)
             out = np.empty((len(texts), self.dimension), dtype=np.float32)

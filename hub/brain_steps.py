@@ -56,11 +56,13 @@ def draft_step(app: web.Application) -> InboundProcessor:
         if context is None:
             return
         contact_uid = context.contact.uid if context.contact is not None else None
-        await remember(app, context.message, contact_uid, context.conversation.uid)
         reason = skip_reason(context.message, context.conversation.is_group)
         if reason:
             log.info("no draft for message %s: %s", message.uid, reason)
-            return
-        await generate_suggestion(app, message.id)
+        else:
+            await generate_suggestion(app, message.id)
+        # Remembered after drafting: the draft never recalls the message it answers, and the
+        # owner should not wait for the memory write.
+        await remember(app, context.message, contact_uid, context.conversation.uid)
 
     return step

@@ -40,7 +40,7 @@ class DraftOptions:
     length: str | None = None
     custom_instruction: str | None = None
     max_history: int = 10
-    temperature: float = 0.7
+    temperature: float | None = None  # None: brain.draft_temperature
     max_tokens: int | None = None
     kind: str = "reply"
 
@@ -133,7 +133,8 @@ async def generate_suggestion(app: web.Application, message_id: int,
     request = draft_request(app, context, memories, options)
     llm = await app[BRAIN].llm()
     draft = await draft_reply(llm, request, max_tokens=options.max_tokens or settings.brain.draft_max_tokens,
-                              temperature=options.temperature, timeout=settings.brain.draft_timeout_seconds)
+                              temperature=settings.brain.draft_temperature if options.temperature is None
+                              else options.temperature, timeout=settings.brain.draft_timeout_seconds)
     suggestion = await db.write(_store, context, draft, options, context.message.analysis, app[CLOCK].now(),
                                 _memory_lines(memories))
     bus.publish(RESPONSE_COMPLETED, response_id=suggestion.uid, message_id=context.message.uid)

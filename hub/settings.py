@@ -99,6 +99,7 @@ class BrainSettings(_Section):
     embedder_threads: int = Field(0, ge=0, le=256)
     draft_max_tokens: int = Field(96, ge=8, le=2048)
     draft_timeout_seconds: float = Field(30, gt=0, le=600)
+    draft_temperature: float = Field(0.7, ge=0.0, le=2.0)
     warm_up: bool = True  # load the models when the hub starts, not on the first draft
 
     @field_validator("openai_base_url", "memory_url")
