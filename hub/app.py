@@ -15,11 +15,11 @@ from hub.clock import Clock, SystemClock
 from hub.errors import error_middleware
 from hub.events import EventBus
 from hub.jobs import Worker
-from hub.pipeline import PROCESS_INBOUND
+from hub.pipeline import LEARN_OUTBOUND, PROCESS_INBOUND
 from hub.processing import InboundProcessor, inbound_job_handler
 from hub.settings import Settings
 from hub.brain_services import BrainServices
-from hub.brain_steps import draft_step
+from hub.brain_steps import draft_step, learn_outbound_handler
 from hub.state import BRAIN, BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
 from storage import migrate
 from storage.db import Database
@@ -46,7 +46,8 @@ def _database_ctx(run_migrations: bool):
 def _worker_ctx(start: bool):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        worker = Worker(app[DB], {PROCESS_INBOUND: inbound_job_handler(app[DB], app[PROCESSORS])},
+        worker = Worker(app[DB], {PROCESS_INBOUND: inbound_job_handler(app[DB], app[PROCESSORS]),
+                                  LEARN_OUTBOUND: learn_outbound_handler(app)},
                         settings.worker, app[CLOCK])
         for module in ROUTE_MODULES:  # a module with background work registers its job kinds
             if hasattr(module, "register_jobs"):

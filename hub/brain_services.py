@@ -55,6 +55,10 @@ class BrainServices:
     async def memory(self) -> "MemoryStore":
         return await self._part("memory", self._build_memory)
 
+    async def examples(self) -> "MemoryStore":
+        """The owner's past exchanges (their message → the owner's reply), for few-shot drafting."""
+        return await self._part("examples", self._build_examples)
+
     async def _build_llm(self) -> "LLM":
         from brain.llm import LlamaCppLLM, OpenAICompatLLM
 
@@ -76,13 +80,19 @@ class BrainServices:
         log.info("embedding model ready")
         return embedder
 
-    async def _build_memory(self) -> "MemoryStore":
+    async def _store(self, collection: str) -> "MemoryStore":
         from brain.memory import MemoryStore, default_memory_path
 
         embedder = await self.embedder()
         if self.settings.brain.memory_url:
-            return MemoryStore(embedder, url=self.settings.brain.memory_url)
-        return MemoryStore(embedder, path=default_memory_path(self.settings.data_path))
+            return MemoryStore(embedder, url=self.settings.brain.memory_url, collection=collection)
+        return MemoryStore(embedder, path=default_memory_path(self.settings.data_path), collection=collection)
+
+    async def _build_memory(self) -> "MemoryStore":
+        return await self._store("replydesk_memories")
+
+    async def _build_examples(self) -> "MemoryStore":
+        return await self._store("replydesk_examples")
 
     async def warm_up(self) -> None:
         for part in (self.llm, self.embedder, self.memory):
@@ -94,7 +104,7 @@ class BrainServices:
                 log.exception("could not load a brain part at start; it will be retried when used")
 
     async def close(self) -> None:
-        for name in ("memory", "llm"):
+        for name in ("examples", "memory", "llm"):
             part = self._parts.pop(name, None)
             if part is not None and name not in self._borrowed and hasattr(part, "close"):
                 result = part.close()

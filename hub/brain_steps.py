@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 
+from typing import Awaitable, Callable
+
 import sqlalchemy as sa
 from aiohttp import web
 
 from hub.drafting import OWNER_ID, generate_suggestion, load_context
+from hub.jobs import ClaimedJob
 from hub.processing import InboundProcessor
 from hub.state import BRAIN, DB
+from storage.models import Message
 
 log = logging.getLogger("replydesk.brain_steps")
 
@@ -48,6 +52,45 @@ async def remember(app: web.Application, message: sa.Row, contact_uid: str | Non
                                       "sent_at": message.sent_at.isoformat()}])
     except Exception:
         log.warning("could not store message %s in memory", message.uid, exc_info=True)
+
+
+EXAMPLES_SCOPE = "*"  # the owner's exchanges with everyone, one scope
+
+
+def exchange_text(theirs: str, mine: str) -> str:
+    return f"They wrote: {theirs}\nYou replied: {mine}"
+
+
+def parse_exchange(text: str) -> tuple[str, str] | None:
+    theirs, sep, mine = text.partition("\nYou replied: ")
+    if not sep or not theirs.startswith("They wrote: "):
+        return None
+    return theirs[len("They wrote: "):], mine
+
+
+def _previous_inbound(conn: sa.Connection, message: sa.Row) -> str | None:
+    return conn.execute(sa.select(Message.text).where(
+        Message.conversation_id == message.conversation_id, Message.direction == "inbound",
+        Message.sent_at <= message.sent_at).order_by(Message.sent_at.desc(), Message.id.desc()).limit(1)).scalar()
+
+
+def learn_outbound_handler(app: web.Application) -> Callable[[ClaimedJob], Awaitable[None]]:
+    """What the owner sent (from here or elsewhere) feeds memory and the few-shot examples bank."""
+    async def handle(job: ClaimedJob) -> None:
+        context = await app[DB].read(load_context, job.payload["message_id"], 1)
+        if context is None or not (context.message.text or "").strip():
+            return
+        contact_uid = context.contact.uid if context.contact is not None else None
+        await remember(app, context.message, contact_uid, context.conversation.uid)
+        theirs = await app[DB].read(_previous_inbound, context.message)
+        if theirs:
+            examples = await app[BRAIN].examples()
+            await examples.store(user_id=OWNER_ID, contact_id=EXAMPLES_SCOPE,
+                                 conversation_id=context.conversation.uid,
+                                 messages=[{"role": "exchange", "content": exchange_text(theirs, context.message.text),
+                                            "message_id": context.message.uid}])
+
+    return handle
 
 
 def draft_step(app: web.Application) -> InboundProcessor:

@@ -6,6 +6,7 @@ and every "regenerate with a tone" button. The owner always decides; nothing her
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,14 +83,31 @@ async def _recall(app: web.Application, context: DraftContext) -> list[Any]:
     return [m for m in found if context.message.uid not in m.source_message_ids][:3]
 
 
+async def _examples(app: web.Application, context: DraftContext) -> list[tuple[str, str]]:
+    """The owner's own past replies to the most similar messages (few-shot), any contact."""
+    from hub.brain_steps import EXAMPLES_SCOPE, parse_exchange
+
+    if not context.message.text:
+        return []
+    try:
+        bank = await app[BRAIN].examples()
+        found = await bank.recall(user_id=OWNER_ID, contact_id=EXAMPLES_SCOPE, query=context.message.text,
+                                  top_k=2, min_score=0.45)
+    except Exception:
+        log.warning("examples recall failed; drafting without examples", exc_info=True)
+        return []
+    return [pair for m in found if (pair := parse_exchange(m.text))]
+
+
 def draft_request(app: web.Application, context: DraftContext, memories: list[Any],
-                  options: DraftOptions) -> DraftRequest:
+                  options: DraftOptions, examples: list[tuple[str, str]] | None = None) -> DraftRequest:
     owner = app[SETTINGS].owner
     turns = [Turn("contact" if m.direction == "inbound" else "owner", m.text) for m in context.history if m.text]
     contact_name = (context.contact.display_name if context.contact else "") or context.message.sender_name
     return DraftRequest(
         owner_name=owner.name, owner_about=owner.about, contact_name=contact_name,
         channel=context.conversation.channel, history=turns, memories=[m.text for m in memories],
+        examples=examples or [],
         style=StyleProfile.from_dict(context.style) if context.style else None,
         tone=options.tone, length=options.length, custom_instruction=options.custom_instruction,
         language=detect_language(context.message.text))
@@ -129,8 +147,8 @@ async def generate_suggestion(app: web.Application, message_id: int,
     if context is None:
         return None
     bus.publish(RESPONSE_GENERATING, message_id=context.message.uid, conversation_id=context.conversation.id)
-    memories = await _recall(app, context)
-    request = draft_request(app, context, memories, options)
+    memories, examples = await asyncio.gather(_recall(app, context), _examples(app, context))
+    request = draft_request(app, context, memories, options, examples)
     llm = await app[BRAIN].llm()
     draft = await draft_reply(llm, request, max_tokens=options.max_tokens or settings.brain.draft_max_tokens,
                               temperature=settings.brain.draft_temperature if options.temperature is None

@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.models import Conversation, ConversationStatus, Message, UTCDateTime, new_uid
 
 PROCESS_INBOUND = "inbound.process"
+LEARN_OUTBOUND = "outbound.learn"
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,9 @@ def _store_thread(conn: sa.Connection, db: Database, messages: list[InboundMessa
     if process:
         enqueue_many(db, conn, PROCESS_INBOUND,
                      [({"message_id": m.id}, f"inbound:{m.id}") for m in stored if m.direction == INBOUND],
+                     now=now, fresh=True)
+        enqueue_many(db, conn, LEARN_OUTBOUND,
+                     [({"message_id": m.id}, f"outbound:{m.id}") for m in stored if m.direction != INBOUND],
                      now=now, fresh=True)
     return IngestResult(conversation_id, conversation_uid, stored, 0)
 

@@ -114,3 +114,18 @@ async def test_a_spanish_message_gets_a_spanish_instruction(brain_hub):
     await brain_hub.worker.run_until_idle()
     (suggestion,) = await suggestions(brain_hub)
     assert "in Spanish" in suggestion.reasoning
+
+
+async def test_the_owners_past_reply_to_a_similar_message_is_used_as_an_example(brain_hub):
+    paired = await pair_device(brain_hub)
+    await sync(brain_hub, paired["token"], "x1", "What are your rates for a Saturday shoot?",
+               thread="chat-ann", sender="+14155550301", name="Ann")
+    await sync(brain_hub, paired["token"], "x2", "Saturdays are 150 euros per hour, two hours minimum",
+               thread="chat-ann", sender="+14155550301", name="Ann", minute=2, direction="outgoing")
+    await brain_hub.worker.run_until_idle()
+    await sync(brain_hub, paired["token"], "y1", "How much do you charge for a Saturday photo session?",
+               thread="chat-ben", sender="+14155550302", name="Ben", minute=10)
+    await brain_hub.worker.run_until_idle()
+    ben = await brain_hub.db.first(sa.select(Suggestion).join(Message, Message.id == Suggestion.reply_to_message_id)
+                                   .where(Message.external_id == "y1"))
+    assert "past_replies (1)" in ben.context_used

@@ -52,11 +52,17 @@ async def test_concurrent_first_messages_open_one_conversation(db, clock):
     assert await scalar(db, sa.select(Conversation.message_count)) == 10
 
 
-async def test_outbound_observed_message_makes_no_job_and_sets_waiting(db, clock):
+async def test_outbound_observed_message_is_learned_not_drafted_and_sets_waiting(db, clock):
     await ingest(db, clock, [msg("in", minutes=0)])
     await ingest(db, clock, [msg("out", minutes=1, direction=OUTBOUND, sender=None)])
     assert await scalar(db, sa.select(Conversation.status)) == "waiting"
-    assert await scalar(db, sa.select(sa.func.count()).select_from(Job)) == 1
+    kinds = sorted(r.kind for r in await db.rows(sa.select(Job.kind)))
+    assert kinds == ["inbound.process", "outbound.learn"]
+
+
+async def test_imported_history_queues_nothing(db, clock):
+    await ingest(db, clock, [msg("in"), msg("out", minutes=1, direction=OUTBOUND, sender=None)], process=False)
+    assert await scalar(db, sa.select(sa.func.count()).select_from(Job)) == 0
 
 
 async def test_archived_conversation_reopens_on_a_new_inbound(db, clock):
