@@ -15,10 +15,14 @@ from hub.clock import Clock, SystemClock
 from hub.errors import error_middleware
 from hub.events import EventBus
 from hub.jobs import Worker
+from hub.outbox import SEND_OUTBOX
 from hub.pipeline import LEARN_OUTBOUND, PROCESS_INBOUND
 from hub.processing import InboundProcessor, inbound_job_handler
 from hub.settings import Settings
+from hub.approvals import CARD_JOB, REGENERATE_JOB, card_handler, regenerate_handler
 from hub.brain_services import BrainServices
+from hub.channels_runtime import add_webhook_routes, channels_ctx, enabled_channels
+from hub.dispatch import send_handler
 from hub.brain_steps import draft_step, learn_outbound_handler
 from hub.state import BRAIN, BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
 from storage import migrate
@@ -47,7 +51,10 @@ def _worker_ctx(start: bool):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         worker = Worker(app[DB], {PROCESS_INBOUND: inbound_job_handler(app[DB], app[PROCESSORS]),
-                                  LEARN_OUTBOUND: learn_outbound_handler(app)},
+                                  LEARN_OUTBOUND: learn_outbound_handler(app),
+                                  SEND_OUTBOX: send_handler(app),
+                                  CARD_JOB: card_handler(app),
+                                  REGENERATE_JOB: regenerate_handler(app)},
                         settings.worker, app[CLOCK])
         for module in ROUTE_MODULES:  # a module with background work registers its job kinds
             if hasattr(module, "register_jobs"):
@@ -95,7 +102,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
     app.cleanup_ctx.append(_database_ctx(run_migrations))
     app.cleanup_ctx.append(_bus_ctx)
     app.cleanup_ctx.append(_brain_ctx(brain))
+    channel_names = enabled_channels(settings)
+    app.cleanup_ctx.append(channels_ctx(channel_names))
     app.cleanup_ctx.append(_worker_ctx(start_worker))
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
+    add_webhook_routes(app, channel_names)
     return app

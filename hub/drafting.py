@@ -17,6 +17,7 @@ from aiohttp import web
 
 from brain.draft import Draft, DraftRequest, Turn, detect_language, draft_metadata, draft_reply
 from brain.style import StyleProfile
+from hub.approvals import refresh_cards
 from hub.events import AI_READY, RESPONSE_COMPLETED, RESPONSE_GENERATING
 from hub.state import BRAIN, BUS, CLOCK, DB, SETTINGS
 from storage.models import (Contact, Conversation, Message, StyleProfileRow, Suggestion, SuggestionStatus,
@@ -118,20 +119,20 @@ def _memory_lines(memories: list[Any]) -> list[str]:
 
 
 def _store(conn: sa.Connection, context: DraftContext, draft: Draft, options: DraftOptions,
-           analysis: dict[str, Any] | None, now: datetime, memory_lines: list[str]) -> sa.Row:
+           analysis: dict[str, Any] | None, now: datetime, memory_lines: list[str]) -> tuple[sa.Row, list[int]]:
     """Supersede older pending drafts; a draft for a message that is no longer the latest inbound
     is stored superseded at once (a newer message's job drafts the reply)."""
     message = context.message
     newer = conn.execute(sa.select(Message.id).where(
         Message.conversation_id == message.conversation_id, Message.direction == "inbound",
         Message.id != message.id, Message.sent_at >= message.sent_at, Message.id > message.id).limit(1)).first()
-    conn.execute(sa.update(Suggestion).where(Suggestion.conversation_id == message.conversation_id,
-                                             Suggestion.status == SuggestionStatus.PENDING)
-                 .values(status=SuggestionStatus.SUPERSEDED))
+    superseded = conn.execute(sa.update(Suggestion).where(Suggestion.conversation_id == message.conversation_id,
+                                                          Suggestion.status == SuggestionStatus.PENDING)
+                              .values(status=SuggestionStatus.SUPERSEDED).returning(Suggestion.id)).scalars().all()
     status = SuggestionStatus.SUPERSEDED if newer else SuggestionStatus.PENDING
     subject = f"Re: {context.conversation.subject}" if context.conversation.subject and \
         not context.conversation.subject.lower().startswith("re:") else context.conversation.subject
-    return conn.execute(sa.insert(Suggestion).values(
+    return superseded, conn.execute(sa.insert(Suggestion).values(
         uid=new_uid(), conversation_id=message.conversation_id, reply_to_message_id=message.id,
         kind=options.kind, status=status, subject=subject or "", body=draft.text, tone=options.tone,
         confidence=round(draft.confidence, 4), analysis=analysis, context_used=draft.context_used + memory_lines,
@@ -153,8 +154,9 @@ async def generate_suggestion(app: web.Application, message_id: int,
     draft = await draft_reply(llm, request, max_tokens=options.max_tokens or settings.brain.draft_max_tokens,
                               temperature=settings.brain.draft_temperature if options.temperature is None
                               else options.temperature, timeout=settings.brain.draft_timeout_seconds)
-    suggestion = await db.write(_store, context, draft, options, context.message.analysis, app[CLOCK].now(),
-                                _memory_lines(memories))
+    superseded, suggestion = await db.write(_store, context, draft, options, context.message.analysis,
+                                            app[CLOCK].now(), _memory_lines(memories))
+    await refresh_cards(app, *superseded, suggestion.id)
     bus.publish(RESPONSE_COMPLETED, response_id=suggestion.uid, message_id=context.message.uid)
     if suggestion.status == SuggestionStatus.PENDING:
         bus.publish(AI_READY, conversation_id=suggestion.conversation_id, suggestion_id=suggestion.id,

@@ -37,6 +37,14 @@ class ClaimedJob:
 JobHandler = Callable[[ClaimedJob], Awaitable[None]]
 
 
+class RetryLater(Exception):
+    """Raised by a handler to be retried after `seconds` (a provider's Retry-After), not backoff."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry after {seconds:.0f} s")
+        self.seconds = seconds
+
+
 def enqueue(db: Database, conn: sa.Connection, kind: str, payload: dict[str, Any], *,
             dedup_key: str | None = None, run_at: datetime | None = None,
             max_attempts: int = 5, now: datetime) -> None:
@@ -76,6 +84,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._retry_after: dict[int, float] = {}
 
     def register(self, kind: str, handler: JobHandler) -> None:
         self.handlers[kind] = handler
@@ -104,8 +113,8 @@ class Worker:
         if job.attempts >= job.max_attempts:
             log.error("job %s (%s) dead after %d attempts: %s", job.id, job.kind, job.attempts, error)
             return {"status": JobStatus.DEAD, "finished_at": now, "last_error": error}
-        retry_at = now + timedelta(seconds=backoff_seconds(job.attempts))
-        return {"status": JobStatus.QUEUED, "run_at": retry_at, "last_error": error}
+        delay = self._retry_after.pop(job.id, None) or backoff_seconds(job.attempts)
+        return {"status": JobStatus.QUEUED, "run_at": now + timedelta(seconds=delay), "last_error": error}
 
     def _record(self, conn: sa.Connection, outcomes: list[tuple[ClaimedJob, str | None]]) -> None:
         now = self.clock.now()
@@ -134,6 +143,9 @@ class Worker:
             await handler(job)
         except asyncio.CancelledError:
             raise
+        except RetryLater as exc:
+            self._retry_after[job.id] = exc.seconds
+            return f"RetryLater: {exc}"
         except Exception as exc:  # the error boundary of one unit of work
             log.warning("job %s (%s) attempt %d failed", job.id, job.kind, job.attempts, exc_info=True)
             return f"{type(exc).__name__}: {exc}"[:2000]

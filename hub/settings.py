@@ -110,6 +110,70 @@ class BrainSettings(_Section):
         return value.rstrip("/")
 
 
+class TelegramSettings(_Section):
+    enabled: bool = False
+    bot_token: SecretStr = SecretStr("")
+    webhook_secret: SecretStr = SecretStr("")  # sent by Telegram in X-Telegram-Bot-Api-Secret-Token
+    mode: Literal["webhook", "polling"] = "webhook"
+    api_base_url: str = "https://api.telegram.org"
+    owner_chat_id: int | None = None  # the owner's chat with the bot: approval cards go there
+
+
+class SlackSettings(_Section):
+    enabled: bool = False
+    bot_token: SecretStr = SecretStr("")
+    signing_secret: SecretStr = SecretStr("")
+    api_base_url: str = "https://slack.com/api/"
+    approval_channel: str = ""  # a channel id: approval cards go there
+
+
+class TwilioSettings(_Section):
+    enabled: bool = False
+    account_sid: str = ""
+    auth_token: SecretStr = SecretStr("")
+    sms_from: str = ""
+    whatsapp_from: str = ""  # e.g. whatsapp:+14155238886
+    api_base_url: str = "https://api.twilio.com"
+    whatsapp_template_sid: str = ""  # an approved template (ContentSid) for messages outside 24 h
+    media_max_bytes: int = Field(10 * 1024 * 1024, ge=0)
+
+
+class EmailSettings(_Section):
+    enabled: bool = False
+    address: str = ""
+    display_name: str = ""
+    imap_host: str = ""
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_tls: bool = True
+    imap_user: str = ""
+    imap_password: SecretStr = SecretStr("")
+    mailbox: str = "INBOX"
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    poll_seconds: float = Field(60, gt=0)
+    idle_seconds: float = Field(25 * 60, gt=0, le=29 * 60)  # re-issue IDLE before the 29-minute limit
+    max_automated_per_thread: int = Field(2, ge=0)
+
+
+class BlueBubblesSettings(_Section):
+    enabled: bool = False
+    url: str = ""
+    password: SecretStr = SecretStr("")
+    reconcile_seconds: float = Field(60, gt=0)
+
+
+class ChannelsSettings(_Section):
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    email: EmailSettings = EmailSettings()
+    bluebubbles: BlueBubblesSettings = BlueBubblesSettings()
+
+
 class OwnerSettings(_Section):
     name: str = "Owner"
     email: str = ""
@@ -132,6 +196,7 @@ class Settings(_Section):
     worker: WorkerSettings = WorkerSettings()
     owner: OwnerSettings = OwnerSettings()
     brain: BrainSettings = BrainSettings()
+    channels: ChannelsSettings = ChannelsSettings()
 
     def resolve_path(self, path: Path | str) -> Path:
         path = Path(path)
@@ -168,18 +233,32 @@ def resolve_secret(value: str, base_dir: Path) -> str:
     return value
 
 
-SECRET_KEYS = {("auth", "jwt_secret"), ("brain", "openai_api_key")}
+SECRET_KEYS = {("auth", "jwt_secret"), ("brain", "openai_api_key"),
+               ("channels", "telegram", "bot_token"), ("channels", "telegram", "webhook_secret"),
+               ("channels", "slack", "bot_token"), ("channels", "slack", "signing_secret"),
+               ("channels", "twilio", "auth_token"), ("channels", "email", "imap_password"),
+               ("channels", "email", "smtp_password"), ("channels", "bluebubbles", "password")}
+
+
+def _table_at(raw: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    table: Any = raw
+    for part in path:
+        if not isinstance(table, dict) or not isinstance(table.get(part), dict):
+            return None
+        table[part] = dict(table[part])  # copies, so the caller's dict is never changed
+        table = table[part]
+    return table
 
 
 def _resolve_secrets(raw: dict[str, Any], base_dir: Path) -> list[tuple[str, str]]:
     problems = []
-    for section, key in SECRET_KEYS:
-        table = raw.get(section)
-        if isinstance(table, dict) and isinstance(table.get(key), str):
+    for *path, key in sorted(SECRET_KEYS):
+        table = _table_at(raw, tuple(path))
+        if table is not None and isinstance(table.get(key), str):
             try:
                 table[key] = resolve_secret(table[key], base_dir)
             except ValueError as exc:
-                problems.append((f"{section}.{key}", str(exc)))
+                problems.append((".".join([*path, key]), str(exc)))
                 table[key] = "unresolved"  # keep validating the rest, so every problem is named
     return problems
 

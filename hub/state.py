@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
 
 from aiohttp import web
 
@@ -23,5 +25,7 @@ CLOCK = web.AppKey("clock", Clock)
 BUS: web.AppKey["EventBus"] = web.AppKey("bus")
 WORKER: web.AppKey["Worker"] = web.AppKey("worker")
 BRAIN: web.AppKey["BrainServices"] = web.AppKey("brain")
+CHANNELS: web.AppKey[dict[str, Any]] = web.AppKey("channels")  # enabled adapters by name
+HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")  # the one shared client session
 DEVICE_TOUCHES: web.AppKey[dict[str, datetime]] = web.AppKey("device_touches")
 PRINCIPAL: web.RequestKey["Principal"] = web.RequestKey("principal")

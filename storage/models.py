@@ -335,3 +335,29 @@ class LabelCorrection(SQLModel, table=True):
     message_id: int | None = Field(default=None, foreign_key="messages.id")
     lang: str | None = Field(default=None, max_length=8)
     created_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class ApprovalCardRow(SQLModel, table=True):
+    """Where a suggestion's approval card was posted, so it can be edited with the outcome."""
+
+    __tablename__ = "approval_cards"
+    __table_args__ = (sa.UniqueConstraint("suggestion_id", "surface", name="uq_card_surface"),)
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: int = Field(foreign_key="suggestions.id", index=True)
+    surface: str = Field(max_length=32)
+    reference: str = Field(default="", max_length=512)  # chat/channel id and message id, as the surface needs
+    status: str = Field(default="pending", max_length=20)
+    created_at: datetime = _when(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class ChannelState(SQLModel, table=True):
+    """Durable per-channel cursors: IMAP (mailbox, UIDVALIDITY, last UID), polling offsets, …"""
+
+    __tablename__ = "channel_state"
+    __table_args__ = (sa.UniqueConstraint("channel", "key", name="uq_channel_state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    key: str = Field(max_length=255)
+    value: dict[str, Any] | None = _json()
+    updated_at: datetime = _when(nullable=False, default_factory=utcnow)

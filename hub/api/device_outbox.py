@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from channels.base import OUTBOUND, InboundMessage
 from hub.api.common import iso, json_response
 from hub.api.sync import CHANNEL, _require_device
+from hub.approvals import refresh_cards
 from hub.errors import ApiError
 from hub.events import ERROR, SENT
 from hub.pipeline import ingest
@@ -93,6 +94,8 @@ async def _record_sent(request: web.Request, item: sa.Row, ack: OutboxAck, devic
     message_id = result.stored[0].id if result.stored else None
     await app[DB].write(_mark_sent, item, ack.imessageGuid, message_id, now)
     app[BUS].publish(SENT, conversation_id=item.conversation_id, message_id=message_id)
+    if item.suggestion_id:
+        await refresh_cards(app, item.suggestion_id)
 
 
 def _mark_sent(conn: sa.Connection, item: sa.Row, guid: str | None, message_id: int | None,

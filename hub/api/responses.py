@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from brain.llm import LLMError
 from hub.api.common import json_response
+from hub.approvals import refresh_cards
 from hub.decisions import EDIT, decide
 from hub.drafting import DraftOptions, generate_suggestion
 from hub.errors import ApiError
@@ -88,6 +89,7 @@ async def response_action(request: web.Request) -> web.Response:
         raise ApiError(409, f"Response {key} was already {status}; nothing was changed")
     if decision.outbox_id is not None:
         request.app[WORKER].notify()
+    await refresh_cards(request.app, found.id)
     suggestion = decision.suggestion
     return json_response({"responseId": suggestion.uid, "action": body.action, "status": suggestion.status,
                           "response": suggestion.edited_body or suggestion.body,

@@ -1,0 +1,93 @@
+"""Enabled channel adapters: built from settings with one shared HTTP session, started with an
+`emit` callback for what they poll, and their webhooks routed through one handler:
+verify (raw bytes) → parse → store durably → acknowledge."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from channels import REGISTRY, channel_class
+from channels.base import ChannelEvent, WebhookRejected
+from hub.channel_events import apply_events
+from hub.state import CHANNELS, CLOCK, HTTP, SETTINGS
+
+log = logging.getLogger("replydesk.channels")
+
+
+def enabled_channels(settings: Any) -> list[str]:
+    return [name for name in REGISTRY if getattr(settings.channels, name).enabled]
+
+
+def public_url_of(request: web.Request) -> str:
+    """The URL the platform called: behind a proxy, the configured public URL, not request.url."""
+    base = request.app[SETTINGS].server.public_url
+    return f"{base}{request.path_qs}" if base else str(request.url)
+
+
+def _ack(parsed: Any) -> web.Response:
+    body = parsed.ack_body
+    if body is None:
+        return web.Response(status=parsed.ack_status)
+    if isinstance(body, (bytes, str)):
+        return web.Response(status=parsed.ack_status, body=body if isinstance(body, bytes) else body.encode(),
+                            content_type="text/plain" if isinstance(body, str) else "application/octet-stream")
+    return web.json_response(dict(body), status=parsed.ack_status)
+
+
+def webhook_handler(name: str, endpoint: str):
+    async def handle(request: web.Request) -> web.Response:
+        channel = request.app[CHANNELS][name]
+        body = await request.read()
+        try:
+            channel.verify(endpoint, request.headers, body, public_url_of(request))
+        except WebhookRejected as exc:
+            log.warning("%s webhook rejected: %s", name, exc.reason)
+            return web.json_response({"error": exc.reason}, status=exc.status)
+        try:
+            parsed = channel.parse(endpoint, request.headers, body)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("%s webhook with a malformed body: %s", name, exc)
+            return web.json_response({"error": "malformed body"}, status=400)
+        await apply_events(request.app, parsed.events)
+        return _ack(parsed)
+
+    return handle
+
+
+def add_webhook_routes(app: web.Application, names: list[str]) -> None:
+    for name in names:
+        for path, endpoint in channel_class(name).webhooks.items():
+            app.router.add_post(path, webhook_handler(name, endpoint))
+
+
+def channels_ctx(names: list[str]):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        app[HTTP] = session
+        built = {}
+        for name in names:
+            built[name] = channel_class(name)(getattr(settings.channels, name), session=session,
+                                              public_url=settings.server.public_url, clock=app[CLOCK])
+        app[CHANNELS] = built
+
+        async def emit(events: list[ChannelEvent]) -> None:
+            await apply_events(app, events)
+
+        for name, channel in built.items():
+            await channel.start(emit)
+            log.info("channel %s started", name)
+        yield
+        for channel in built.values():
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel %s did not stop cleanly", channel.name)
+        await session.close()
+
+    return ctx

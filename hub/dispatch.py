@@ -1,0 +1,113 @@
+"""Sending replies from the outbox on their channel, once.
+
+An outbox row is written with the decision to send. The `outbox.send` job marks it `sending`
+(counting the attempt) before calling the provider, and `sent` after. If the hub dies between
+the two, the outcome is unknown: the row is marked failed with that reason and the owner is told,
+rather than risking a second copy (at most once, never twice). Retryable provider errors
+(429, 5xx) are retried, after the provider's Retry-After when it gives one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from channels.base import OUTBOUND, InboundMessage, OutboundMessage, SendResult
+from hub.events import ERROR, SENT
+from hub.jobs import ClaimedJob, RetryLater
+from hub.outbox import SEND_OUTBOX
+from hub.pipeline import ingest
+from hub.state import BUS, CHANNELS, CLOCK, DB
+from storage.models import Message, OutboxItem, OutboxStatus, Suggestion, SuggestionStatus
+
+log = logging.getLogger("replydesk.dispatch")
+
+
+def _claim(conn: sa.Connection, outbox_id: int, now: datetime) -> tuple[str, sa.Row | None]:
+    item = conn.execute(sa.select(OutboxItem).where(OutboxItem.id == outbox_id)).first()
+    if item is None or item.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+        return "done", item
+    if item.status == OutboxStatus.SENDING:
+        conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
+            status=OutboxStatus.FAILED, error="outcome unknown: the hub stopped while sending; "
+                                              "check the conversation before sending again"))
+        return "unknown", item
+    conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
+        status=OutboxStatus.SENDING, attempts=OutboxItem.attempts + 1, next_attempt_at=now))
+    return "send", item
+
+
+def _thread_refs(conn: sa.Connection, item: sa.Row) -> tuple[str | None, tuple[str, ...]]:
+    """The message being answered and the thread's earlier ids (email threading)."""
+    reply_to = None
+    if item.suggestion_id:
+        reply_to = conn.execute(sa.select(Message.external_id).join(
+            Suggestion, Suggestion.reply_to_message_id == Message.id).where(Suggestion.id == item.suggestion_id)).scalar()
+    earlier = conn.execute(sa.select(Message.external_id).where(Message.conversation_id == item.conversation_id)
+                           .order_by(Message.sent_at).limit(20)).scalars().all()
+    return reply_to, tuple(earlier)
+
+
+def _settle(conn: sa.Connection, item: sa.Row, result: SendResult, now: datetime) -> None:
+    if result.ok:
+        values = {"status": OutboxStatus.SENT, "provider_message_id": result.provider_message_id,
+                  "sent_at": now, "error": None}
+        if item.suggestion_id:
+            conn.execute(sa.update(Suggestion).where(Suggestion.id == item.suggestion_id)
+                         .values(status=SuggestionStatus.SENT, sent_at=now))
+    elif result.retryable:
+        values = {"status": OutboxStatus.PENDING, "error": result.error}
+    else:
+        values = {"status": OutboxStatus.FAILED, "error": result.error}
+    conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(**values))
+
+
+async def _record_sent(app: web.Application, item: sa.Row, result: SendResult, now: datetime) -> int | None:
+    echo = InboundMessage(channel=item.channel, external_id=result.provider_message_id or f"outbox:{item.uid}",
+                          thread_id=item.recipient, sender=None, text=item.body, sent_at=now,
+                          direction=OUTBOUND, subject=item.subject, raw={"outbox_id": item.uid})
+    stored = await ingest(app[DB], app[CLOCK], [echo])
+    return stored.stored[0].id if stored.stored else None
+
+
+def send_handler(app: web.Application):
+    async def handle(job: ClaimedJob) -> None:
+        db, bus, now = app[DB], app[BUS], app[CLOCK].now()
+        state, item = await db.write(_claim, job.payload["outbox_id"], now)
+        if state == "unknown":
+            bus.publish(ERROR, conversation_id=item.conversation_id,
+                        error="A reply may or may not have been sent (the hub stopped while sending); not resent.")
+        if state != "send":
+            return
+        channel = app[CHANNELS].get(item.channel)
+        if channel is None:
+            result = SendResult(ok=False, error=f"the {item.channel} channel is not enabled")
+        else:
+            reply_to, references = await db.read(_thread_refs, item)
+            result = await channel.send(OutboundMessage(
+                channel=item.channel, thread_id=item.recipient, text=item.body, idempotency_key=item.uid,
+                recipient=item.recipient, subject=item.subject, html=item.body_html, reply_to_external_id=reply_to,
+                references=references))
+        await db.write(_settle, item, result, app[CLOCK].now())
+        if result.ok:
+            message_id = await _record_sent(app, item, result, app[CLOCK].now())
+            bus.publish(SENT, conversation_id=item.conversation_id, message_id=message_id)
+            await _after_send(app, item)
+        elif result.retryable:
+            raise RetryLater(result.retry_after or 0, result.error or "retryable send failure") \
+                if result.retry_after else RuntimeError(result.error or "retryable send failure")
+        else:
+            bus.publish(ERROR, conversation_id=item.conversation_id, error=f"Failed to send: {result.error}")
+            await _after_send(app, item)
+
+    return handle
+
+
+async def _after_send(app: web.Application, item: sa.Row) -> None:
+    if item.suggestion_id:
+        from hub.approvals import refresh_cards
+
+        await refresh_cards(app, item.suggestion_id)
