@@ -4,6 +4,7 @@ verify (raw bytes) → parse → store durably → acknowledge."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ from aiohttp import web
 from channels import REGISTRY, channel_class
 from channels.base import ChannelEvent, WebhookRejected
 from hub.channel_events import apply_events
-from hub.state import CHANNELS, CLOCK, HTTP, SETTINGS
+from hub.state import BACKGROUND, CHANNELS, CLOCK, HTTP, SETTINGS
 
 log = logging.getLogger("replydesk.channels")
 
@@ -39,6 +40,34 @@ def _ack(parsed: Any) -> web.Response:
     return web.json_response(dict(body), status=parsed.ack_status)
 
 
+class BackgroundTasks:
+    """Tasks started after an acknowledgement (answering a callback, opening a modal): kept in a set
+    so none is lost, errors logged, all awaited at shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coroutine: Any, what: str) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(t, what))
+
+    def _done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", what, exc_info=task.exception())
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def after_storing(app: web.Application, channel: Any, events: list[ChannelEvent]) -> None:
+    """Once events are stored: the channel's own follow-up (answer callbacks, open modals)."""
+    acknowledge = getattr(channel, "acknowledge", None)
+    if acknowledge is not None and events:
+        app[BACKGROUND].spawn(acknowledge(events), f"{channel.name} acknowledge")
+
+
 def webhook_handler(name: str, endpoint: str):
     async def handle(request: web.Request) -> web.Response:
         channel = request.app[CHANNELS][name]
@@ -54,6 +83,7 @@ def webhook_handler(name: str, endpoint: str):
             log.warning("%s webhook with a malformed body: %s", name, exc)
             return web.json_response({"error": "malformed body"}, status=400)
         await apply_events(request.app, parsed.events)
+        after_storing(request.app, channel, parsed.events)
         return _ack(parsed)
 
     return handle
@@ -75,14 +105,19 @@ def channels_ctx(names: list[str]):
             built[name] = channel_class(name)(getattr(settings.channels, name), session=session,
                                               public_url=settings.server.public_url, clock=app[CLOCK])
         app[CHANNELS] = built
+        background = app[BACKGROUND] = BackgroundTasks()
 
-        async def emit(events: list[ChannelEvent]) -> None:
-            await apply_events(app, events)
+        def emitter(channel: Any):
+            async def emit(events: list[ChannelEvent]) -> None:
+                await apply_events(app, events)
+                after_storing(app, channel, events)
+            return emit
 
         for name, channel in built.items():
-            await channel.start(emit)
+            await channel.start(emitter(channel))
             log.info("channel %s started", name)
         yield
+        await background.close()
         for channel in built.values():
             try:
                 await channel.stop()

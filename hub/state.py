@@ -27,5 +27,6 @@ WORKER: web.AppKey["Worker"] = web.AppKey("worker")
 BRAIN: web.AppKey["BrainServices"] = web.AppKey("brain")
 CHANNELS: web.AppKey[dict[str, Any]] = web.AppKey("channels")  # enabled adapters by name
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")  # the one shared client session
+BACKGROUND: web.AppKey[Any] = web.AppKey("background")  # hub.channels_runtime.BackgroundTasks
 DEVICE_TOUCHES: web.AppKey[dict[str, datetime]] = web.AppKey("device_touches")
 PRINCIPAL: web.RequestKey["Principal"] = web.RequestKey("principal")
