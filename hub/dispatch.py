@@ -10,7 +10,8 @@ rather than risking a second copy (at most once, never twice). Retryable provide
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -26,17 +27,31 @@ from storage.models import Message, OutboxItem, OutboxStatus, Suggestion, Sugges
 log = logging.getLogger("replydesk.dispatch")
 
 
+SEND_LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    state: str  # sent, failed, retry, busy, unknown, done
+    item: sa.Row | None
+    result: SendResult | None = None
+    message_id: int | None = None
+    retry_in: float | None = None
+
+
 def _claim(conn: sa.Connection, outbox_id: int, now: datetime) -> tuple[str, sa.Row | None]:
     item = conn.execute(sa.select(OutboxItem).where(OutboxItem.id == outbox_id)).first()
     if item is None or item.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
         return "done", item
+    if item.status == OutboxStatus.SENDING and item.next_attempt_at and item.next_attempt_at > now:
+        return "busy", item  # another task is sending it right now
     if item.status == OutboxStatus.SENDING:
         conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
             status=OutboxStatus.FAILED, error="outcome unknown: the hub stopped while sending; "
                                               "check the conversation before sending again"))
         return "unknown", item
     conn.execute(sa.update(OutboxItem).where(OutboxItem.id == item.id).values(
-        status=OutboxStatus.SENDING, attempts=OutboxItem.attempts + 1, next_attempt_at=now))
+        status=OutboxStatus.SENDING, attempts=OutboxItem.attempts + 1, next_attempt_at=now + SEND_LEASE))
     return "send", item
 
 
@@ -73,35 +88,52 @@ async def _record_sent(app: web.Application, item: sa.Row, result: SendResult, n
     return stored.stored[0].id if stored.stored else None
 
 
+async def _call_channel(app: web.Application, item: sa.Row) -> SendResult:
+    channel = app[CHANNELS].get(item.channel)
+    if channel is None:
+        return SendResult(ok=False, error=f"the {item.channel} channel is not enabled")
+    reply_to, references = await app[DB].read(_thread_refs, item)
+    return await channel.send(OutboundMessage(
+        channel=item.channel, thread_id=item.recipient, text=item.body, idempotency_key=item.uid,
+        recipient=item.recipient, subject=item.subject, html=item.body_html, reply_to_external_id=reply_to,
+        references=references))
+
+
+async def attempt_send(app: web.Application, outbox_id: int) -> SendOutcome:
+    """One attempt to send an outbox item; safe to call from a request and from the job."""
+    db, bus, now = app[DB], app[BUS], app[CLOCK].now()
+    state, item = await db.write(_claim, outbox_id, now)
+    if state == "unknown":
+        bus.publish(ERROR, conversation_id=item.conversation_id,
+                    error="A reply may or may not have been sent (the hub stopped while sending); not resent.")
+    if state == "busy":
+        return SendOutcome("busy", item, retry_in=(item.next_attempt_at - now).total_seconds())
+    if state != "send":
+        return SendOutcome(state, item)
+    result = await _call_channel(app, item)
+    await db.write(_settle, item, result, app[CLOCK].now())
+    if result.ok:
+        message_id = await _record_sent(app, item, result, app[CLOCK].now())
+        bus.publish(SENT, conversation_id=item.conversation_id, message_id=message_id)
+        await _after_send(app, item)
+        return SendOutcome("sent", item, result, message_id)
+    if result.retryable:
+        return SendOutcome("retry", item, result, retry_in=result.retry_after)
+    bus.publish(ERROR, conversation_id=item.conversation_id, error=f"Failed to send: {result.error}")
+    await _after_send(app, item)
+    return SendOutcome("failed", item, result)
+
+
 def send_handler(app: web.Application):
     async def handle(job: ClaimedJob) -> None:
-        db, bus, now = app[DB], app[BUS], app[CLOCK].now()
-        state, item = await db.write(_claim, job.payload["outbox_id"], now)
-        if state == "unknown":
-            bus.publish(ERROR, conversation_id=item.conversation_id,
-                        error="A reply may or may not have been sent (the hub stopped while sending); not resent.")
-        if state != "send":
-            return
-        channel = app[CHANNELS].get(item.channel)
-        if channel is None:
-            result = SendResult(ok=False, error=f"the {item.channel} channel is not enabled")
-        else:
-            reply_to, references = await db.read(_thread_refs, item)
-            result = await channel.send(OutboundMessage(
-                channel=item.channel, thread_id=item.recipient, text=item.body, idempotency_key=item.uid,
-                recipient=item.recipient, subject=item.subject, html=item.body_html, reply_to_external_id=reply_to,
-                references=references))
-        await db.write(_settle, item, result, app[CLOCK].now())
-        if result.ok:
-            message_id = await _record_sent(app, item, result, app[CLOCK].now())
-            bus.publish(SENT, conversation_id=item.conversation_id, message_id=message_id)
-            await _after_send(app, item)
-        elif result.retryable:
-            raise RetryLater(result.retry_after or 0, result.error or "retryable send failure") \
-                if result.retry_after else RuntimeError(result.error or "retryable send failure")
-        else:
-            bus.publish(ERROR, conversation_id=item.conversation_id, error=f"Failed to send: {result.error}")
-            await _after_send(app, item)
+        outcome = await attempt_send(app, job.payload["outbox_id"])
+        if outcome.state == "busy":
+            raise RetryLater(outcome.retry_in or 1, "being sent by another task")
+        if outcome.state == "retry":
+            error = (outcome.result.error if outcome.result else None) or "retryable send failure"
+            if outcome.retry_in:
+                raise RetryLater(outcome.retry_in, error)
+            raise RuntimeError(error)
 
     return handle
 

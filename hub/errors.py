@@ -82,6 +82,18 @@ def error_body(family: str, status: int, message: str, extra: dict[str, Any]) ->
     return {"statusCode": status, "message": message, "error": phrase(status)}
 
 
+FASTAPI_FAMILIES = ("seed002", "seed003")
+
+
+def fastapi_validation_detail(issues: list[dict[str, Any]], where: str = "body") -> list[dict[str, Any]]:
+    """FastAPI's 422 shape: [{"loc": ["body", "field"], "msg": "...", "type": "..."}]."""
+    detail = []
+    for issue in issues:
+        path = [] if issue["path"] == "(body)" else [int(p) if p.isdigit() else p for p in issue["path"].split(".")]
+        detail.append({"loc": [where, *path], "msg": issue["message"], "type": issue.get("type", "value_error")})
+    return detail
+
+
 def error_response(request: web.Request, status: int, message: str,
                    extra: dict[str, Any] | None = None,
                    headers: dict[str, str] | None = None) -> web.Response:
@@ -105,6 +117,11 @@ def _http_exception_message(exc: web.HTTPException) -> str:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ValidationFailed as exc:
+        if family_for(request.path) in FASTAPI_FAMILIES:
+            where = "query" if request.method == "GET" else "body"
+            return web.json_response({"detail": fastapi_validation_detail(exc.issues, where)}, status=422)
+        return error_response(request, exc.status, exc.message, exc.extra, exc.headers)
     except ApiError as exc:
         return error_response(request, exc.status, exc.message, exc.extra, exc.headers)
     except web.HTTPException as exc:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hub.errors import ApiError, ValidationFailed
+from hub.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -18,7 +18,7 @@ def issues_from(exc: ValidationError) -> list[dict[str, Any]]:
     for error in exc.errors():
         path = ".".join(str(part) for part in error["loc"]) or "(body)"
         message = "is required" if error["type"] == "missing" else error["msg"]
-        issues.append({"path": path, "message": message})
+        issues.append({"path": path, "message": message, "type": error["type"]})
     return issues
 
 
@@ -34,17 +34,20 @@ def validate(model: type[M], data: Any) -> M:
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     if not raw.strip():
-        raise ApiError(400, "Request body is empty; a JSON object is required")
+        raise ValidationFailed("Request body is empty; a JSON object is required",
+                               [{"path": "(body)", "message": "Field required", "type": "missing"}])
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "Malformed JSON body") from None
+        raise ValidationFailed("Malformed JSON body",
+                               [{"path": "(body)", "message": "JSON decode error", "type": "json_invalid"}]) from None
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
     data = await read_json(request)
     if not isinstance(data, dict):
-        raise ApiError(400, "The JSON body must be an object")
+        raise ValidationFailed("The JSON body must be an object",
+                               [{"path": "(body)", "message": "Input should be an object", "type": "dict_type"}])
     return validate(model, data)
 
 

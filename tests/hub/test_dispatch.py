@@ -101,3 +101,14 @@ async def test_same_idempotency_key_is_queued_once_and_a_disabled_channel_fails_
     await hub.worker.run_until_idle()
     item = await hub.db.first(sa.select(OutboxItem))
     assert item.status == "failed" and "not enabled" in item.error
+
+
+async def test_an_item_being_sent_right_now_is_left_alone_until_its_lease_ends(hub, clock):
+    fake = channel(hub)
+    outbox_id = await queue(hub, clock, await conversation(hub, clock))
+    await hub.db.execute(sa.update(OutboxItem).where(OutboxItem.id == outbox_id).values(
+        status="sending", next_attempt_at=clock.now() + timedelta(minutes=2)))
+    await hub.worker.run_until_idle()
+    assert fake.sent == [] and (await hub.db.first(sa.select(OutboxItem))).status == "sending"
+    job = await hub.db.first(sa.select(Job).where(Job.kind == "outbox.send"))
+    assert job.status == "queued" and job.run_at == clock.now() + timedelta(minutes=2)
