@@ -49,8 +49,9 @@ def decide(conn: sa.Connection, db: Database, suggestion_id: int, action: str, *
     claimed = conn.execute(sa.update(Suggestion).where(Suggestion.id == suggestion_id,
                                                        Suggestion.status == SuggestionStatus.PENDING)
                            .values(decided_via=via, **values))
-    if claimed.rowcount != 1:
-        return Decision(False, suggestion, problem=f"already_{suggestion.status}")
+    if claimed.rowcount != 1:  # someone decided first: report the state they left it in
+        current = conn.execute(sa.select(Suggestion).where(Suggestion.id == suggestion_id)).one()
+        return Decision(False, current, problem=f"already_{current.status}")
     final = edited_body if action == EDIT and edited_body else suggestion.body
     _sample(conn, suggestion, action, final if approve else None, reason, device_id, now)
     outbox_id = None

@@ -22,6 +22,12 @@ class RecordingChannel:
         self.results = list(results)
         self.sent = []
 
+    async def start(self, emit):
+        pass
+
+    async def stop(self):
+        pass
+
     async def send(self, message):
         self.sent.append(message)
         return self.results.pop(0) if self.results else SendResult(ok=True, provider_message_id=f"p{len(self.sent)}")
