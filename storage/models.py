@@ -361,3 +361,49 @@ class ChannelState(SQLModel, table=True):
     key: str = Field(max_length=255)
     value: dict[str, Any] | None = _json()
     updated_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class AssistantThread(SQLModel, table=True):
+    """A conversation with the owner's own assistant (seed 002 /prompt, seed 004 ask)."""
+
+    __tablename__ = "assistant_threads"
+    id: str = Field(default_factory=new_uid, primary_key=True, max_length=64)
+    kind: str = Field(default="prompt", max_length=16)
+    assistant_id: str | None = Field(default=None, max_length=64, index=True)
+    messages: list[dict[str, Any]] | None = _json()
+    metadata_: dict[str, Any] | None = Field(default=None, sa_column=sa.Column("metadata", sa.JSON))
+    created_at: datetime = _when(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class Assistant(SQLModel, table=True):
+    """A configured assistant (seed 004): instructions and the knowledge folders it may use."""
+
+    __tablename__ = "assistants"
+    id: str = Field(default_factory=new_uid, primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    instructions: str = ""
+    folder_ids: list[str] | None = _json()
+    created_at: datetime = _when(nullable=False, default_factory=utcnow)
+    updated_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class KnowledgeFolder(SQLModel, table=True):
+    __tablename__ = "knowledge_folders"
+    id: str = Field(default_factory=new_uid, primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    created_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+class KnowledgeDocument(SQLModel, table=True):
+    """An uploaded document; its chunks live in the vector store with their folder id."""
+
+    __tablename__ = "knowledge_documents"
+    id: str = Field(default_factory=new_uid, primary_key=True, max_length=64)
+    folder_id: str = Field(foreign_key="knowledge_folders.id", index=True, max_length=64)
+    filename: str = Field(max_length=512)
+    mime_type: str = Field(default="", max_length=128)
+    size: int = 0
+    chunks: int = 0
+    sha256: str = Field(default="", max_length=64)
+    created_at: datetime = _when(nullable=False, default_factory=utcnow)
