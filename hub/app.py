@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.api import (conversations, device_outbox, devices, health, ml_generation, ml_memory, ml_persona,
+from hub.api import (ai_hub, assistant, conversations, device_outbox, devices, health, ml_generation, ml_memory, ml_persona,
                      ml_sales, ml_style, ml_triage, responses, sync, v1_conversations)
 from hub.auth import auth_middleware
 from hub.clock import Clock, SystemClock
@@ -31,7 +31,7 @@ from storage.db import Database
 log = logging.getLogger("replydesk.app")
 PROCESSORS: web.AppKey[list[InboundProcessor]] = web.AppKey("processors")
 ROUTE_MODULES = (health, devices, sync, device_outbox, conversations, responses, ml_generation, ml_memory,
-                 ml_style, ml_persona, ml_triage, ml_sales, v1_conversations)
+                 ml_style, ml_persona, ml_triage, ml_sales, v1_conversations, assistant, ai_hub)
 
 
 def _database_ctx(run_migrations: bool):

@@ -1,0 +1,7 @@
+"""Seed 002 routes (being built)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
