@@ -35,9 +35,10 @@ class ApiError(Exception):
 
 
 class ValidationFailed(ApiError):
-    def __init__(self, message: str, issues: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str, issues: list[dict[str, Any]], source: str = "body") -> None:
         super().__init__(400, message, extra={"issues": issues})
         self.issues = issues
+        self.source = source  # "body", "query" or "path": FastAPI's first `loc` element
 
 
 def family_for(path: str) -> str:
@@ -119,8 +120,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ValidationFailed as exc:
         if family_for(request.path) in FASTAPI_FAMILIES:
-            where = "query" if request.method == "GET" else "body"
-            return web.json_response({"detail": fastapi_validation_detail(exc.issues, where)}, status=422)
+            return web.json_response({"detail": fastapi_validation_detail(exc.issues, exc.source)}, status=422)
         return error_response(request, exc.status, exc.message, exc.extra, exc.headers)
     except ApiError as exc:
         return error_response(request, exc.status, exc.message, exc.extra, exc.headers)

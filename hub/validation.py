@@ -22,13 +22,13 @@ def issues_from(exc: ValidationError) -> list[dict[str, Any]]:
     return issues
 
 
-def validate(model: type[M], data: Any) -> M:
+def validate(model: type[M], data: Any, source: str = "body") -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         issues = issues_from(exc)
         summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
-        raise ValidationFailed(f"Validation failed: {summary}", issues) from None
+        raise ValidationFailed(f"Validation failed: {summary}", issues, source) from None
 
 
 async def read_json(request: web.Request) -> Any:
@@ -52,4 +52,4 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
-    return validate(model, dict(request.query))
+    return validate(model, dict(request.query), source="query")

@@ -26,7 +26,7 @@ from hub.errors import ApiError
 from hub.events import ERROR, SENT
 from hub.pipeline import ingest
 from hub.state import BUS, CLOCK, DB
-from hub.validation import parse_body, validate
+from hub.validation import parse_body, parse_query
 from storage.models import Conversation, OutboxItem, OutboxStatus, Suggestion, SuggestionStatus, UTCDateTime
 
 routes = web.RouteTableDef()
@@ -65,7 +65,7 @@ def _item_view(row: sa.Row) -> dict:
 @routes.get("/api/sync/outbox")
 async def poll_outbox(request: web.Request) -> web.Response:
     device_id = _require_device(request)
-    query = validate(OutboxQuery, dict(request.query))
+    query = parse_query(request, OutboxQuery)
     db, now = request.app[DB], request.app[CLOCK].now()
     o = OutboxItem
     due = sa.or_(o.status == OutboxStatus.PENDING,
