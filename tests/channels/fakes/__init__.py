@@ -1,0 +1,1 @@
+"""Fake third-party servers for channel tests: real aiohttp servers on port 0."""
