@@ -79,6 +79,9 @@ def memory_id(user_id: str, contact_id: str, conversation_id: str | None, key: s
     return "mem_" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+_CONNECT_LOCK = threading.Lock()
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -304,6 +307,10 @@ class MemoryStore:
             return self._collection
 
     def _connect(self) -> ClientAPI:
+        with _CONNECT_LOCK:  # chromadb's shared per-path system is not safe to create concurrently
+            return self._connect_unlocked()
+
+    def _connect_unlocked(self) -> ClientAPI:
         settings = ChromaSettings(anonymized_telemetry=False)
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True)
