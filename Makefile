@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= config.toml
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres bench clean
+.PHONY: install run test test-sqlite test-postgres bench clean system-deps
 
 install: $(STAMP)
 
@@ -24,7 +24,12 @@ run: $(STAMP) $(CONFIG)
 	$(CLI) --config $(CONFIG) db upgrade
 	$(CLI) --config $(CONFIG) serve
 
-test: test-sqlite test-postgres
+test: system-deps test-sqlite test-postgres
+
+# Real servers the tests run against, from Debian's packages (installed once, as root).
+system-deps:
+	@command -v dovecot >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd; }
 
 test-sqlite: $(STAMP)
 	$(PY) -m pytest

@@ -125,6 +125,7 @@ class ParsedWebhook:
     events: list[ChannelEvent]
     ack_status: int = 200
     ack_body: bytes | str | Mapping[str, Any] | None = None
+    ack_content_type: str | None = None  # for a text body, e.g. "text/xml" for Twilio's TwiML
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class OutboundMessage:
     reply_to_external_id: str | None = None
     references: tuple[str, ...] = ()  # email threading: earlier Message-IDs of the thread
     automated: bool = False  # sent without the owner's explicit approval (a permitted follow-up)
+    last_inbound_at: datetime | None = None  # when the contact last wrote (WhatsApp's 24-hour window)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ verify (raw bytes) → parse → store durably → acknowledge."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,8 @@ from aiohttp import web
 from channels import REGISTRY, channel_class
 from channels.base import ChannelEvent, WebhookRejected
 from hub.channel_events import apply_events
-from hub.state import BACKGROUND, CHANNELS, CLOCK, HTTP, SETTINGS
+from hub.channel_state import DatabaseStateStore
+from hub.state import BACKGROUND, CHANNELS, CLOCK, DB, HTTP, SETTINGS
 
 log = logging.getLogger("replydesk.channels")
 
@@ -35,8 +37,9 @@ def _ack(parsed: Any) -> web.Response:
     if body is None:
         return web.Response(status=parsed.ack_status)
     if isinstance(body, (bytes, str)):
+        default = "text/plain" if isinstance(body, str) else "application/octet-stream"
         return web.Response(status=parsed.ack_status, body=body if isinstance(body, bytes) else body.encode(),
-                            content_type="text/plain" if isinstance(body, str) else "application/octet-stream")
+                            content_type=parsed.ack_content_type or default)
     return web.json_response(dict(body), status=parsed.ack_status)
 
 
@@ -102,8 +105,11 @@ def channels_ctx(names: list[str]):
         app[HTTP] = session
         built = {}
         for name in names:
-            built[name] = channel_class(name)(getattr(settings.channels, name), session=session,
-                                              public_url=settings.server.public_url, clock=app[CLOCK])
+            cls = channel_class(name)
+            extra = {"state": DatabaseStateStore(app[DB], name, app[CLOCK])} \
+                if "state" in inspect.signature(cls).parameters else {}
+            built[name] = cls(getattr(settings.channels, name), session=session,
+                              public_url=settings.server.public_url, clock=app[CLOCK], **extra)
         app[CHANNELS] = built
         background = app[BACKGROUND] = BackgroundTasks()
 

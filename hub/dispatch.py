@@ -22,7 +22,7 @@ from hub.jobs import ClaimedJob, RetryLater
 from hub.outbox import SEND_OUTBOX
 from hub.pipeline import ingest
 from hub.state import BUS, CHANNELS, CLOCK, DB
-from storage.models import Message, OutboxItem, OutboxStatus, Suggestion, SuggestionStatus
+from storage.models import Conversation, Message, OutboxItem, OutboxStatus, Suggestion, SuggestionStatus
 
 log = logging.getLogger("replydesk.dispatch")
 
@@ -55,15 +55,29 @@ def _claim(conn: sa.Connection, outbox_id: int, now: datetime) -> tuple[str, sa.
     return "send", item
 
 
-def _thread_refs(conn: sa.Connection, item: sa.Row) -> tuple[str | None, tuple[str, ...]]:
-    """The message being answered and the thread's earlier ids (email threading)."""
+@dataclass(frozen=True)
+class ThreadContext:
+    reply_to: str | None  # the message being answered
+    references: tuple[str, ...]  # the thread's latest ids, oldest first (email References)
+    recipient: str  # the address to write to: the contact's last Reply-To or sender, else the thread
+    last_inbound_at: datetime | None
+
+
+def _thread_context(conn: sa.Connection, item: sa.Row) -> ThreadContext:
     reply_to = None
     if item.suggestion_id:
         reply_to = conn.execute(sa.select(Message.external_id).join(
             Suggestion, Suggestion.reply_to_message_id == Message.id).where(Suggestion.id == item.suggestion_id)).scalar()
-    earlier = conn.execute(sa.select(Message.external_id).where(Message.conversation_id == item.conversation_id)
-                           .order_by(Message.sent_at).limit(20)).scalars().all()
-    return reply_to, tuple(earlier)
+    latest = conn.execute(sa.select(Message.external_id).where(Message.conversation_id == item.conversation_id)
+                          .order_by(Message.sent_at.desc(), Message.id.desc()).limit(20)).scalars().all()
+    inbound = conn.execute(sa.select(Message.sender_handle, Message.raw).where(
+        Message.conversation_id == item.conversation_id, Message.direction == "inbound")
+        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(10)).all()
+    human = next((m for m in inbound if not (m.raw or {}).get("automated")), None)
+    address = ((human.raw or {}).get("reply_to") or human.sender_handle.split(":", 1)[-1]) if human else ""
+    last_inbound = conn.execute(sa.select(Conversation.last_inbound_at)
+                                .where(Conversation.id == item.conversation_id)).scalar()
+    return ThreadContext(reply_to, tuple(reversed(latest)), address or item.recipient, last_inbound)
 
 
 def _settle(conn: sa.Connection, item: sa.Row, result: SendResult, now: datetime) -> None:
@@ -92,11 +106,11 @@ async def _call_channel(app: web.Application, item: sa.Row) -> SendResult:
     channel = app[CHANNELS].get(item.channel)
     if channel is None:
         return SendResult(ok=False, error=f"the {item.channel} channel is not enabled")
-    reply_to, references = await app[DB].read(_thread_refs, item)
+    thread = await app[DB].read(_thread_context, item)
     return await channel.send(OutboundMessage(
         channel=item.channel, thread_id=item.recipient, text=item.body, idempotency_key=item.uid,
-        recipient=item.recipient, subject=item.subject, html=item.body_html, reply_to_external_id=reply_to,
-        references=references))
+        recipient=thread.recipient, subject=item.subject, html=item.body_html, reply_to_external_id=thread.reply_to,
+        references=thread.references, last_inbound_at=thread.last_inbound_at))
 
 
 async def attempt_send(app: web.Application, outbox_id: int) -> SendOutcome:
