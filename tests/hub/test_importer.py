@@ -211,8 +211,8 @@ def test_telegram_export_remembers_one_to_one_turns_with_stored_message_uids(set
     uids = dict(query(database_url, sa.select(Message.external_id, Message.uid)))
     assert (call["user_id"], call["contact_id"], call["conversation_id"]) == ("owner", contact_uid, conversation_uid)
     assert [(m["role"], m["content"], m["message_id"]) for m in call["messages"]] == [
-        ("user", "is the bike still for sale?", uids["777:1"]), ("assistant", "yes! 200 and it's yours", uids["777:2"])]
-    assert query(database_url, sa.select(Conversation.is_group).where(Conversation.external_id == "900"))[0][0]
+        ("user", "is the bike still for sale?", uids["export:777:1"]), ("assistant", "yes! 200 and it's yours", uids["export:777:2"])]
+    assert query(database_url, sa.select(Conversation.is_group).where(Conversation.external_id == "export:900"))[0][0]
 
 
 def test_mbox_import_threads_mail_and_learns_from_the_unquoted_reply(settings, database_url, tmp_path, capsys):
