@@ -74,7 +74,7 @@ def error_body(family: str, status: int, message: str, extra: dict[str, Any]) ->
         body: dict[str, Any] = {"success": False, "error": message}
         if extra.get("issues"):
             body["issues"] = extra["issues"]
-        for key in ("retry_after",):
+        for key in ("retry_after", "assistant_id"):
             if key in extra:
                 body[key] = extra[key]
         return body
