@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.api import (ai_hub, assistant, conversations, device_outbox, devices, health, ml_generation, ml_memory, ml_persona,
+from hub.api import (ai_hub, assistant, conversations, followups, inbox, spec, training, device_outbox, devices, health, ml_generation, ml_memory, ml_persona,
                      ml_sales, ml_style, ml_triage, responses, sync, v1_conversations)
 from hub.auth import auth_middleware
 from hub.clock import Clock, SystemClock
@@ -24,6 +24,7 @@ from hub.brain_services import BrainServices
 from hub.channels_runtime import add_webhook_routes, channels_ctx, enabled_channels
 from hub.dispatch import send_handler
 from hub.brain_steps import draft_step, learn_outbound_handler
+from scheduler.runtime import scheduler_ctx
 from hub.state import BRAIN, BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
 from storage import migrate
 from storage.db import Database
@@ -31,7 +32,8 @@ from storage.db import Database
 log = logging.getLogger("replydesk.app")
 PROCESSORS: web.AppKey[list[InboundProcessor]] = web.AppKey("processors")
 ROUTE_MODULES = (health, devices, sync, device_outbox, conversations, responses, ml_generation, ml_memory,
-                 ml_style, ml_persona, ml_triage, ml_sales, v1_conversations, assistant, ai_hub)
+                 ml_style, ml_persona, ml_triage, ml_sales, v1_conversations, assistant, ai_hub, training,
+                 followups, spec, inbox)
 
 
 def _database_ctx(run_migrations: bool):
@@ -105,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
     channel_names = enabled_channels(settings)
     app.cleanup_ctx.append(channels_ctx(channel_names))
     app.cleanup_ctx.append(_worker_ctx(start_worker))
+    app.cleanup_ctx.append(scheduler_ctx)
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     add_webhook_routes(app, channel_names)
