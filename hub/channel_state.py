@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.clock import Clock
 from storage.db import Database
@@ -19,11 +20,10 @@ def _get(conn: sa.Connection, channel: str, key: str) -> dict[str, Any] | None:
 
 
 def _set(conn: sa.Connection, db: Database, channel: str, key: str, value: dict[str, Any], now: datetime) -> None:
-    inserted = conn.execute(db.insert_ignore(ChannelState).values(channel=channel, key=key, value=value,
-                                                                  updated_at=now)).rowcount
-    if not inserted:
-        conn.execute(sa.update(ChannelState).where(ChannelState.channel == channel, ChannelState.key == key)
-                     .values(value=value, updated_at=now))
+    """INSERT … ON CONFLICT (channel, key) DO UPDATE: one statement, on both databases."""
+    insert = (sqlite.insert if db.is_sqlite else postgresql.insert)(ChannelState.__table__)
+    conn.execute(insert.values(channel=channel, key=key, value=value, updated_at=now).on_conflict_do_update(
+        index_elements=["channel", "key"], set_={"value": value, "updated_at": now}))
 
 
 class DatabaseStateStore:
