@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= config.toml
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres bench clean system-deps
+.PHONY: install run test test-sqlite test-postgres bench soak clean system-deps
 
 install: $(STAMP)
 
@@ -28,8 +28,8 @@ test: system-deps test-sqlite test-postgres
 
 # Real servers the tests run against, from Debian's packages (installed once, as root).
 system-deps:
-	@command -v dovecot >/dev/null 2>&1 || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd; }
+	@{ command -v dovecot && command -v chromium; } >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd chromium; }
 
 test-sqlite: $(STAMP)
 	$(PY) -m pytest
@@ -39,6 +39,10 @@ test-postgres: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# 10,000 inbound messages through 2 hub processes on PostgreSQL, one killed at random and restarted.
+soak: $(STAMP)
+	REPLYDESK_SOAK_DATABASE_URL=$(PG_TEST_URL) $(PY) -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import brain, ingest
+from bench import brain, classify, ingest, webhooks
 
-BENCHMARKS = {"ingest": ingest.main, "brain": brain.main}
+BENCHMARKS = {"ingest": ingest.main, "brain": brain.main, "classify": classify.main,
+              "webhooks": webhooks.main}
 
 
 def main(argv: list[str]) -> int:

@@ -288,10 +288,11 @@ class LlamaCppLLM(_BaseLLM):
     async def load(self) -> None:
         await asyncio.to_thread(self._current)
 
-    async def reload(self, model_path: str | None = None) -> None:
-        """Load `model_path` (default: the current file) beside the old model, then swap.
-        Calls already running finish on the old model; on failure the old one keeps serving."""
-        await asyncio.to_thread(self._swap, Path(model_path) if model_path else self._path)
+    async def reload(self, model_path: str | None = None, *, lora_path: str | None = None) -> None:
+        """Load `model_path` (default: the current file) with the GGUF LoRA adapter `lora_path`
+        (default: none) beside the old model, then swap. Calls already running finish on the old
+        model; on failure the old one keeps serving."""
+        await asyncio.to_thread(self._swap, Path(model_path) if model_path else self._path, lora_path)
 
     async def close(self) -> None:
         with self._load_lock:
@@ -351,14 +352,14 @@ class LlamaCppLLM(_BaseLLM):
                 self._model = _open(self._path, self._n_ctx, self._n_threads, self._lora_path)
             return self._model
 
-    def _swap(self, path: Path) -> None:
+    def _swap(self, path: Path, lora_path: str | None) -> None:
         # Loaded outside the lock, so the old model keeps serving while the new one loads.
-        new = _open(path, self._n_ctx, self._n_threads, self._lora_path)
+        new = _open(path, self._n_ctx, self._n_threads, lora_path)
         with self._load_lock:
             if self._closed:
                 new.llama.close()
                 raise LLMUnavailable("the model was closed")
-            old, self._model, self._path = self._model, new, path
+            old, self._model, self._path, self._lora_path = self._model, new, path, lora_path
             self.model_version = new.version
             if old is not None:  # freed on the worker, after the generation that may still use it
                 self._worker.submit(old.llama.close)

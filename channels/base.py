@@ -31,6 +31,9 @@ class Attachment:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+TEXT_FIELDS = ("external_id", "thread_id", "text", "sender_name", "thread_name", "subject", "html")
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """A message observed on a channel: normally from a contact, `direction=outbound` when the
@@ -59,6 +62,10 @@ class InboundMessage:
             raise ValueError("InboundMessage.sent_at must be timezone-aware")
         if self.direction not in (INBOUND, OUTBOUND):
             raise ValueError(f"unknown direction {self.direction!r}")
+        for name in TEXT_FIELDS:  # NUL cannot be stored in a PostgreSQL text column
+            value = getattr(self, name)
+            if value and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from hub.api import (ai_hub, assistant, conversations, followups, inbox, spec, t
 from hub.auth import auth_middleware
 from hub.clock import Clock, SystemClock
 from hub.errors import error_middleware
+from hub.event_relay import shared_across_processes
 from hub.events import EventBus
 from hub.jobs import Worker
 from hub.outbox import SEND_OUTBOX
@@ -23,7 +24,9 @@ from hub.approvals import CARD_JOB, REGENERATE_JOB, card_handler, regenerate_han
 from hub.brain_services import BrainServices
 from hub.channels_runtime import add_webhook_routes, channels_ctx, enabled_channels
 from hub.dispatch import send_handler
+from hub.analysis_step import analysis_step
 from hub.brain_steps import draft_step, learn_outbound_handler
+from scheduler.followups import cancel_on_inbound
 from scheduler.runtime import scheduler_ctx
 from hub.state import BRAIN, BUS, CLOCK, DB, DEVICE_TOUCHES, SETTINGS, WORKER
 from storage import migrate
@@ -31,6 +34,9 @@ from storage.db import Database
 
 log = logging.getLogger("replydesk.app")
 PROCESSORS: web.AppKey[list[InboundProcessor]] = web.AppKey("processors")
+# A request line aiohttp's parser refuses is a text/plain 400 outside every family's envelope; seed 002's
+# POST /prompt carries up to 8,000 characters in its query (percent-encoded UTF-8: up to 12 bytes each).
+MAX_REQUEST_LINE = 256 * 1024
 ROUTE_MODULES = (health, devices, sync, device_outbox, conversations, responses, ml_generation, ml_memory,
                  ml_style, ml_persona, ml_triage, ml_sales, v1_conversations, assistant, ai_hub, training,
                  followups, spec, inbox)
@@ -87,7 +93,8 @@ def _brain_ctx(injected: BrainServices | None):
 
 async def _bus_ctx(app: web.Application) -> AsyncIterator[None]:
     app[BUS] = EventBus()
-    yield
+    async with shared_across_processes(app[BUS], app[DB]):  # PostgreSQL: every process's /ws hears all
+        yield
     app[BUS].close()
 
 
@@ -96,10 +103,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
     """The whole hub. `brain` may be shared (tests load the models once); else the app builds
     its own and, with `brain.warm_up`, loads the models in the background at start."""
     app = web.Application(client_max_size=settings.server.max_body_bytes,
-                          middlewares=[error_middleware, auth_middleware])
+                          middlewares=[error_middleware, auth_middleware],
+                          handler_args={"max_line_size": MAX_REQUEST_LINE})
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
-    app[PROCESSORS] = [draft_step(app)]
+    app[PROCESSORS] = [cancel_on_inbound(app), analysis_step(app), draft_step(app)]
     app[DEVICE_TOUCHES] = {}
     app.cleanup_ctx.append(_database_ctx(run_migrations))
     app.cleanup_ctx.append(_bus_ctx)
@@ -108,6 +116,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, start_worker: 
     app.cleanup_ctx.append(channels_ctx(channel_names))
     app.cleanup_ctx.append(_worker_ctx(start_worker))
     app.cleanup_ctx.append(scheduler_ctx)
+    app.cleanup_ctx.append(training.training_ctx)  # stops this hub's training runs before the database
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     add_webhook_routes(app, channel_names)

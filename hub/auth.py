@@ -19,6 +19,8 @@ from storage.db import Database
 from storage.models import ApiKey, Device
 
 API_KEY_PREFIX = "rd_"
+WS_PROTOCOL = "replydesk"  # the subprotocol /ws answers with; the token one is never echoed
+WS_TOKEN_PREFIX = "bearer."
 JWT_ALGORITHM = "HS256"
 PUBLIC_PATHS = frozenset({"/health", "/api/devices/register", "/api/devices/verify",
                           "/openapi.json", "/docs", "/"})
@@ -63,9 +65,19 @@ def bearer_token(request: web.Request) -> str | None:
         return value.strip()
     if request.headers.get("X-API-Key"):
         return request.headers["X-API-Key"].strip()
-    if request.path == "/ws" and request.query.get("token"):
-        return request.query["token"]
+    if request.path == "/ws":
+        return websocket_token(request)
     return None
+
+
+def websocket_token(request: web.Request) -> str | None:
+    """A browser cannot set headers on a WebSocket: it offers `bearer.<key>` as a subprotocol
+    (kept out of URLs and access logs), or, for other clients, `?token=<key>`."""
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    for protocol in (p.strip() for p in offered.split(",")):
+        if protocol.startswith(WS_TOKEN_PREFIX) and len(protocol) > len(WS_TOKEN_PREFIX):
+            return protocol.removeprefix(WS_TOKEN_PREFIX)
+    return request.query.get("token") or None
 
 
 async def _api_key_principal(db: Database, token: str, now: datetime) -> Principal:

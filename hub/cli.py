@@ -69,6 +69,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     from storage import migrate
     from storage.db import redact_url
 
+    if args.db_command == "migrate-to":
+        return cmd_db_migrate_to(args)
     settings = _settings(args)
     if args.db_command == "upgrade":
         migrate.upgrade(settings.database_url)
@@ -123,6 +125,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval_command(args)
 
 
+def cmd_followups(args: argparse.Namespace) -> int:
+    from scheduler.cli import run_followups_command
+
+    return run_followups_command(_settings(args), args)
+
+
+def cmd_db_migrate_to(args: argparse.Namespace) -> int:
+    from storage.transfer import run_migrate_to_command
+
+    return run_migrate_to_command(_settings(args), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replydesk", description=__doc__)
     parser.add_argument("--config", default=str(default_config_path()),
@@ -137,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("doctor", help="check the configuration and what it points at").set_defaults(func=cmd_doctor)
     db = sub.add_parser("db", help="database migrations")
-    db.add_argument("db_command", choices=["upgrade", "current"])
+    db.add_argument("db_command", choices=["upgrade", "current", "migrate-to"])
+    db.add_argument("url", nargs="?", help="migrate-to: the target database URL (e.g. postgresql://...)")
     db.set_defaults(func=cmd_db)
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -152,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     importing.set_defaults(func=cmd_import)
     evaluate = sub.add_parser("eval", help="train the classifiers on the training split, score the held-out split")
     evaluate.set_defaults(func=cmd_eval)
+    from scheduler.cli import add_followups_parser
+
+    add_followups_parser(sub).set_defaults(func=cmd_followups)
     return parser
 
 

@@ -40,7 +40,9 @@ class SendOutcome:
 
 
 def _claim(conn: sa.Connection, outbox_id: int, now: datetime) -> tuple[str, sa.Row | None]:
-    item = conn.execute(sa.select(OutboxItem).where(OutboxItem.id == outbox_id)).first()
+    # FOR UPDATE: on PostgreSQL two processes (an approval and a worker) must not both read `pending`
+    # and both send; the second waits here, then sees `sending`. SQLite has one writer anyway.
+    item = conn.execute(sa.select(OutboxItem).where(OutboxItem.id == outbox_id).with_for_update()).first()
     if item is None or item.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
         return "done", item
     if item.status == OutboxStatus.SENDING and item.next_attempt_at and item.next_attempt_at > now:

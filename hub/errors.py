@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("replydesk.http")
 
@@ -90,7 +91,7 @@ def fastapi_validation_detail(issues: list[dict[str, Any]], where: str = "body")
     """FastAPI's 422 shape: [{"loc": ["body", "field"], "msg": "...", "type": "..."}]."""
     detail = []
     for issue in issues:
-        path = [] if issue["path"] == "(body)" else [int(p) if p.isdigit() else p for p in issue["path"].split(".")]
+        path = [] if issue["path"] == "(body)" else [int(p) if p.isascii() and p.isdigit() else p for p in issue["path"].split(".")]
         detail.append({"loc": [where, *path], "msg": issue["message"], "type": issue.get("type", "value_error")})
     return detail
 
@@ -117,6 +118,8 @@ def _http_exception_message(exc: web.HTTPException) -> str:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        if any("\x00" in value for value in request.match_info.values()):
+            raise web.HTTPNotFound()  # no stored id holds NUL (PostgreSQL cannot even compare one)
         return await handler(request)
     except ValidationFailed as exc:
         if family_for(request.path) in FASTAPI_FAMILIES:
@@ -129,6 +132,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
         return error_response(request, exc.status, _http_exception_message(exc), headers=headers)
+    except HttpProcessingError:  # found while a handler read the body (a malformed multipart part's headers)
+        return error_response(request, 400, "Malformed request body")
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -1,10 +1,12 @@
-"""In-process event bus feeding the /ws endpoint (seed 003 and seed 000 event names)."""
+"""The event bus feeding the /ws endpoint (seed 003 and seed 000 event names). In-process; on
+PostgreSQL hub/event_relay.py forwards it to and from the other hub processes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("replydesk.events")
@@ -24,6 +26,11 @@ class EventBus:
     def __init__(self, max_backlog: int = 1000) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._max_backlog = max_backlog
+        self._forward: Callable[[dict[str, Any]], None] | None = None
+
+    def forward_to(self, sink: Callable[[dict[str, Any]], None] | None) -> None:
+        """Hand every event published here to `sink` too (the cross-process relay); None stops."""
+        self._forward = sink
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._max_backlog)
@@ -40,13 +47,19 @@ class EventBus:
     def publish(self, event_type: str, **fields: Any) -> dict[str, Any]:
         event = {"type": event_type, **fields}
         event.setdefault("timestamp", datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"))
+        self.deliver(event)
+        if self._forward is not None:
+            self._forward(event)
+        return event
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Fan one event out to this process's subscribers (published here or by another process)."""
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
                 log.warning("dropping a WebSocket subscriber that fell %d events behind", self._max_backlog)
                 self._subscribers.discard(queue)
-        return event
 
     def close(self) -> None:
         for queue in list(self._subscribers):

@@ -174,22 +174,49 @@ class Worker:
             total += ran
         return total
 
+    async def _run_and_record(self, job: ClaimedJob) -> None:
+        error = await self._execute(job)
+        try:
+            await self._finish([(job, error)])
+        except Exception:  # the lease runs out and the job is claimed again
+            log.exception("could not record the outcome of job %s (%s)", job.id, job.kind)
+
+    async def _wait_for_work(self, running: set[asyncio.Task[None]]) -> None:
+        """Until a running job ends, new work is announced, or the poll interval passes."""
+        self._wake.clear()
+        waker = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({waker, *running}, timeout=self.settings.poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+
     async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                ran = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("worker loop error; retrying")
-                ran = 0
-            if ran:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
+        """Keep `concurrency` jobs running; claim more as each one ends, so a quick job (a card, a
+        send) never waits behind a batch of slow drafts, and no claimed job sits idle on its lease."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stopping:
+                free = self.settings.concurrency - len(running)
+                jobs: list[ClaimedJob] = []
+                if free > 0:
+                    try:
+                        jobs = await self.claim(free)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("worker could not claim jobs; retrying")
+                for job in jobs:
+                    task = asyncio.create_task(self._run_and_record(job), name=f"job-{job.id}")
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if jobs and len(running) < self.settings.concurrency:
+                    continue
+                await self._wait_for_work(running)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     def start(self) -> None:
         task = asyncio.create_task(self._loop(), name="replydesk-worker")

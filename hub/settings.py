@@ -181,6 +181,19 @@ class OwnerSettings(_Section):
     timezone: str = "UTC"
 
 
+class TrainingSettings(_Section):
+    retrain_cron: str = ""  # UTC, crontab syntax, e.g. "30 3 * * *"; "": no scheduled retraining
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        if value.strip():
+            from apscheduler.triggers.cron import CronTrigger
+
+            CronTrigger.from_crontab(value)  # ValueError names the bad field
+        return value.strip()
+
+
 class Settings(_Section):
     """The whole validated configuration. `base_dir` anchors every relative path."""
 
@@ -197,6 +210,7 @@ class Settings(_Section):
     owner: OwnerSettings = OwnerSettings()
     brain: BrainSettings = BrainSettings()
     channels: ChannelsSettings = ChannelsSettings()
+    training: TrainingSettings = TrainingSettings()
 
     def resolve_path(self, path: Path | str) -> Path:
         path = Path(path)

@@ -22,13 +22,32 @@ def issues_from(exc: ValidationError) -> list[dict[str, Any]]:
     return issues
 
 
+def nul_issues(data: Any, path: str = "") -> list[dict[str, Any]]:
+    """Strings (keys included) holding NUL, which no text column can store (PostgreSQL refuses it)."""
+    if isinstance(data, str):
+        return [{"path": path or "(body)", "message": "must not contain a NUL character", "type": "string_nul"}] \
+            if "\x00" in data else []
+    if isinstance(data, dict):
+        items = [(f"{path}.{key}" if path else str(key), key, value) for key, value in data.items()]
+        return [issue for where, key, value in items for issue in nul_issues(key, where) + nul_issues(value, where)]
+    if isinstance(data, list):
+        return [issue for i, value in enumerate(data) for issue in nul_issues(value, f"{path}.{i}" if path else str(i))]
+    return []
+
+
+def _failed(issues: list[dict[str, Any]], source: str) -> ValidationFailed:
+    summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
+    return ValidationFailed(f"Validation failed: {summary}", issues, source)
+
+
 def validate(model: type[M], data: Any, source: str = "body") -> M:
+    issues = nul_issues(data)
+    if issues:
+        raise _failed(issues, source)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        issues = issues_from(exc)
-        summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues[:5])
-        raise ValidationFailed(f"Validation failed: {summary}", issues, source) from None
+        raise _failed(issues_from(exc), source) from None
 
 
 async def read_json(request: web.Request) -> Any:

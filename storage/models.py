@@ -407,3 +407,7 @@ class KnowledgeDocument(SQLModel, table=True):
     chunks: int = 0
     sha256: str = Field(default="", max_length=64)
     created_at: datetime = _when(nullable=False, default_factory=utcnow)
+
+
+# Tables kept in their own modules; imported here so SQLModel.metadata (and Alembic) sees them.
+from storage import scheduling_models, training_models  # noqa: E402,F401

@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,8 +35,9 @@ def _with_search_path(url: str, schema: str) -> str:
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def scratch_database(tmp_path: Path) -> Iterator[str]:
+    """A SQLite file under tmp_path, or a throw-away PostgreSQL schema dropped afterwards."""
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'replydesk.db'}"
         return
@@ -49,6 +51,12 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    with scratch_database(tmp_path) as url:
+        yield url
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
@@ -136,9 +144,19 @@ def shared_embedder() -> Any:
     return MiniLMEmbedder()
 
 
+@pytest.fixture(scope="session")
+def trained_classifiers(shared_embedder: Any) -> None:
+    """The triage and sales models trained once for the session, as the shared models are loaded once:
+    each hub still stores its own versioned copy under its data directory (brain/classifier.py)."""
+    from brain.analysis import train_models
+    from brain.classifier import ClassifierSet
+
+    train_models(shared_embedder, ClassifierSet())
+
+
 @pytest.fixture
-async def brain_hub(settings: Settings, clock: FakeClock, bundled_llm: Any,
-                    shared_embedder: Any) -> AsyncIterator[Hub]:
+async def brain_hub(settings: Settings, clock: FakeClock, bundled_llm: Any, shared_embedder: Any,
+                    trained_classifiers: None) -> AsyncIterator[Hub]:
     """The hub with the real bundled models (shared across tests) and its own memory store."""
     brain = BrainServices(settings, llm=bundled_llm, embedder=shared_embedder)
     running = await start_hub(settings, clock, brain=brain)

@@ -239,7 +239,7 @@ async def upload_document(request: web.Request) -> web.Response:
     db, now = request.app[DB], request.app[CLOCK].now()
     folder = await _require(db, KnowledgeFolder, request.match_info["id"], "Knowledge folder")
     filename, content_type, data = await _upload(request)
-    filename, digest = Path(filename.replace("\\", "/")).name[:512] or "document", hashlib.sha256(data).hexdigest()
+    filename, digest = Path(filename.replace("\\", "/").replace("\x00", "")).name[:512] or "document", hashlib.sha256(data).hexdigest()
     same = await db.first(sa.select(KnowledgeDocument).where(
         KnowledgeDocument.folder_id == folder.id, KnowledgeDocument.sha256 == digest))
     if same is not None:

@@ -12,6 +12,7 @@ from hub.api.common import PageQuery, iso, json_response
 from hub.errors import ApiError
 from hub.state import DB
 from hub.validation import parse_query
+from storage.ids import id_or_uid
 from storage.models import Contact, Conversation, Message
 
 routes = web.RouteTableDef()
@@ -56,9 +57,7 @@ def _conversation_select() -> sa.Select:
 
 def find_conversation(conn: sa.Connection, key: str) -> sa.Row | None:
     """By numeric id or uid."""
-    column = Conversation.id if key.isdigit() else Conversation.uid
-    value = int(key) if key.isdigit() else key
-    return conn.execute(_conversation_select().where(column == value)).first()
+    return conn.execute(_conversation_select().where(id_or_uid(Conversation.id, Conversation.uid, key))).first()
 
 
 def _conversation_page(conn: sa.Connection, query: PageQuery) -> tuple[int, list[sa.Row]]:

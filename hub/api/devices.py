@@ -35,7 +35,7 @@ class RegisterDevice(BaseModel):
 
 class VerifyDevice(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-    deviceId: str = Field(min_length=1, max_length=64)
+    deviceId: str = Field(min_length=1, max_length=36)  # devices.id and verify_attempts.device_id
     code: str = Field(pattern=r"^\d{6}$")
 
 
@@ -54,8 +54,19 @@ def device_view(device: Device | sa.Row) -> dict:
     }
 
 
+PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
 def _is_loopback(address: str) -> bool:
     return address in ("127.0.0.1", "::1", "localhost") or address.startswith("127.")
+
+
+def _is_local_request(request: web.Request) -> bool:
+    """A request from this machine itself. Behind a reverse proxy every request arrives from
+    loopback, so one that was forwarded (the proxy adds a forwarding header) is never local."""
+    if any(header in request.headers for header in PROXY_HEADERS):
+        return False
+    return _is_loopback(client_address(request))
 
 
 def _store_code(conn: sa.Connection, db: Database, settings: Settings, body: RegisterDevice,
@@ -81,7 +92,7 @@ async def register_device(request: web.Request) -> web.Response:
     settings, db, now = request.app[SETTINGS], request.app[DB], request.app[CLOCK].now()
     principal = await optional_principal(request)
     if principal is None and not settings.devices.open_registration \
-            and not _is_loopback(client_address(request)):
+            and not _is_local_request(request):
         raise ApiError(403, "Device registration from another machine needs an API key "
                             "(or devices.open_registration = true)")
     body = await parse_body(request, RegisterDevice)

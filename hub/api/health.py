@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from aiohttp import WSMsgType, web
 
 from hub.api.common import json_response
+from hub.auth import WS_PROTOCOL
 from hub.state import BRAIN, BUS, DB
 from storage.models import Job, JobStatus
 
@@ -36,7 +37,7 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=30)
+    ws = web.WebSocketResponse(heartbeat=30, protocols=(WS_PROTOCOL,))
     await ws.prepare(request)
     bus = request.app[BUS]
     queue = bus.subscribe()

@@ -17,6 +17,7 @@ from hub.api.common import iso, json_response
 from hub.api.ml_common import ChatMessage, get_llm, llm_errors, llm_timeout, ml_state
 from hub.errors import ApiError
 from hub.generation_cache import request_key
+from hub.lora_jobs import trained_adapter
 from hub.reply_options import draft_options, split_count
 from hub.state import CLOCK, DB, SETTINGS, WORKER
 from hub.validation import parse_body, parse_query
@@ -169,7 +170,8 @@ def _model_path(app: web.Application, model_id: str) -> str:
         configured = settings.brain.model_path
         return str(settings.resolve_path(configured) if configured else bundled_gguf_path())
     if not model_id.lower().endswith(".gguf"):
-        raise ApiError(400, "model_id must be the path of a .gguf file (or empty for the configured model)")
+        raise ApiError(400, "model_id must be the path of a .gguf file, a completed training job's id, "
+                             "or empty for the configured model")
     path = settings.resolve_path(Path(model_id).expanduser())
     if not path.is_file():
         raise ApiError(404, f"Model not found: {model_id}")
@@ -182,11 +184,14 @@ async def reload_model(request: web.Request) -> web.Response:
     app = request.app
     llm = await get_llm(app)
     async with llm_errors():
+        model_id = query.model_id.strip()
         if app[SETTINGS].brain.llm_backend == "openai":
-            target = query.model_id or app[SETTINGS].brain.openai_model or None
+            await llm.reload(query.model_id or app[SETTINGS].brain.openai_model or None)
+        elif model_id and (trained := await trained_adapter(app, model_id)) is not None:
+            # a completed training job's id: its base model with its LoRA adapter
+            await llm.reload(trained[0], lora_path=trained[1])
         else:
-            target = _model_path(app, query.model_id.strip())
-        await llm.reload(target)
+            await llm.reload(_model_path(app, model_id))
     invalidated = ml_state(app).cache.invalidate("*")  # answers of the previous model
     return json_response({"status": "reloaded", "model_loaded": llm.loaded, "model_version": llm.model_version,
                           "model_id": query.model_id or None, "cache_invalidated": invalidated})

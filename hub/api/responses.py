@@ -16,6 +16,7 @@ from hub.drafting import DraftOptions, generate_suggestion
 from hub.errors import ApiError
 from hub.state import CLOCK, DB, PRINCIPAL, WORKER
 from hub.validation import parse_body
+from storage.ids import id_or_uid
 from storage.models import Message, Suggestion
 
 routes = web.RouteTableDef()
@@ -49,7 +50,7 @@ class ResponseAction(BaseModel):
 
 
 def _message_key(key: str) -> sa.ColumnElement[bool]:
-    return Message.id == int(key) if key.isdigit() else Message.uid == key
+    return id_or_uid(Message.id, Message.uid, key)
 
 
 @routes.post("/api/responses/generate")
@@ -76,8 +77,7 @@ async def generate_response(request: web.Request) -> web.Response:
 async def response_action(request: web.Request) -> web.Response:
     body = await parse_body(request, ResponseAction)
     db, key = request.app[DB], request.match_info["id"]
-    found = await db.first(sa.select(Suggestion.id).where(
-        Suggestion.id == int(key) if key.isdigit() else Suggestion.uid == key))
+    found = await db.first(sa.select(Suggestion.id).where(id_or_uid(Suggestion.id, Suggestion.uid, key)))
     if found is None:
         raise ApiError(404, f"Response {key} not found")
     principal = request[PRINCIPAL]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -32,10 +32,16 @@ class SyncedAttachment(BaseModel):
     size: int | None = Field(None, ge=0)
 
 
+# messages.sender_handle and contact_handles.value hold "<kind>:<value>" in 320 characters; "imessage:"
+# is the longest kind prefix a synced handle gets.
+HANDLE_MAX = 320 - len("imessage:")
+HandleText = Annotated[str, Field(max_length=HANDLE_MAX)]
+
+
 class SyncedMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     imessageGuid: str = Field(min_length=1, max_length=255)
-    senderId: str | None = Field(None, max_length=320)
+    senderId: HandleText | None = None
     direction: Literal["incoming", "outgoing"]
     messageType: str = Field("text", max_length=32)
     text: str | None = Field(None, max_length=100_000)
@@ -54,7 +60,7 @@ class SyncMessages(BaseModel):
     conversationImessageId: str = Field(min_length=1, max_length=512)
     conversationDisplayName: str = Field("", max_length=255)
     isGroup: bool = False
-    participantIds: list[str] = Field(default_factory=list, max_length=200)
+    participantIds: list[HandleText] = Field(default_factory=list, max_length=200)
     messages: list[SyncedMessage] = Field(min_length=1, max_length=MAX_BATCH)
 
 

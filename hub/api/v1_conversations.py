@@ -17,21 +17,23 @@ from hub.approvals import refresh_cards
 from hub.decisions import ACCEPT, EDIT, REJECT, decide
 from hub.dispatch import attempt_send
 from hub.drafting import DraftOptions, generate_suggestion
-from hub.errors import ApiError
+from hub.errors import ApiError, ValidationFailed
 from hub.outbox import DEVICE_CHANNELS, enqueue_reply
 from hub.state import CLOCK, DB, PRINCIPAL, SETTINGS
 from hub.validation import parse_body, parse_query
+from storage.ids import RowId, numeric_id
 from storage.models import Conversation, ConversationStatus, Message, Suggestion, SuggestionStatus
 
 routes = web.RouteTableDef()
 BASE = "/api/v1/conversations"
+IDEMPOTENCY_KEY_MAX = 200
 Tone = Literal["more_formal", "more_casual", "shorter", "add_humor"]
 
 
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
     status: Literal["active", "needs_reply", "waiting", "archived"] | None = None
-    lead_id: int | None = None
+    lead_id: RowId | None = None
     has_pending_suggestion: bool | None = None
     search: str | None = Field(None, max_length=200)
     page: int = Field(1, ge=1, le=1_000_000)
@@ -42,14 +44,14 @@ class ListQuery(BaseModel):
 
 class ApproveBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    suggestion_id: int
+    suggestion_id: RowId
     edited_body: str | None = Field(None, max_length=50_000)
     edited_subject: str | None = Field(None, max_length=998)
 
 
 class RejectBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    suggestion_id: int
+    suggestion_id: RowId
     reason: str | None = Field(None, max_length=2_000)
 
 
@@ -62,7 +64,7 @@ class ReplyBody(BaseModel):
 
 class RegenerateBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    message_id: int | None = None
+    message_id: RowId | None = None
     tone: Tone | None = None
     length: Literal["shorter", "longer"] | None = None
     custom_prompt: str | None = Field(None, max_length=1_000)
@@ -79,7 +81,11 @@ def _decided(status: str) -> str:
 
 
 def _conversation_id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    """The path's id; one no row can have (beyond the id column) is a 404, not a driver error."""
+    key = numeric_id(request.match_info["id"])
+    if key is None:
+        raise ApiError(404, f"Conversation {request.match_info['id']} not found")
+    return key
 
 
 async def _require_conversation(request: web.Request) -> sa.Row:
@@ -191,11 +197,21 @@ def _custom_reply(conn: sa.Connection, db: Any, conversation_id: int, body: Repl
     return outbox_id, list(superseded)
 
 
+def _idempotency_key(request: web.Request) -> str | None:
+    """The client's key, short enough for outbox.idempotency_key (255 with the "custom:" prefix)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationFailed("Idempotency-Key is too long", [{
+            "path": "Idempotency-Key", "type": "string_too_long",
+            "message": f"String should have at most {IDEMPOTENCY_KEY_MAX} characters"}], source="header")
+    return key
+
+
 @routes.post(BASE + r"/{id:\d+}/reply")
 async def custom_reply(request: web.Request) -> web.Response:
     conversation = await _require_conversation(request)
     body = await parse_body(request, ReplyBody)
-    key = "custom:" + (request.headers.get("Idempotency-Key") or uuid.uuid4().hex)
+    key = "custom:" + (_idempotency_key(request) or uuid.uuid4().hex)
     db = request.app[DB]
     outbox_id, superseded = await db.write(_custom_reply, db, conversation.id, body, key, request.app[CLOCK].now())
     if outbox_id is None:

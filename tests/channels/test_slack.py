@@ -4,13 +4,10 @@ talking to a fake Slack Web API on port 0, drafts from the bundled model, time m
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -20,115 +17,28 @@ from channels import slack_blocks as sb
 from channels.base import OutboundMessage, SendResult
 from channels.slack import SlackChannel
 from hub.brain_services import BrainServices
-from hub.state import BACKGROUND, CLOCK
 from storage.models import ApprovalCardRow, Conversation, Message, OutboxItem, Suggestion
 from tests.channels.fakes.slack_api import FakeSlackApi
+from tests.channels.fakes.slack_webhooks import (APPROVALS, CUSTOMER, EVENTS, INTERACTIVITY, SECRET, cards, click,
+                                                 click_payload, deliver, dm, envelope, form, post, settle, signed,
+                                                 slack_settings, slack_ts, submit)
 from tests.conftest import Hub, make_settings, start_hub
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-APPROVALS = "CAPPROVE"
-CUSTOMER = "D0CUSTOMER"
 SUPPORT = "C0SUPPORT"
-EVENTS = "/webhooks/slack/events"
-INTERACTIVITY = "/webhooks/slack/interactivity"
-
-
-@pytest.fixture
-async def slack_api() -> AsyncIterator[FakeSlackApi]:
-    api = FakeSlackApi()
-    await api.start()
-    yield api
-    await api.close()
 
 
 @pytest.fixture
 async def slack_hub(tmp_path, database_url, clock, slack_api, bundled_llm, shared_embedder) -> AsyncIterator[Hub]:
-    settings = make_settings(tmp_path, database_url, brain={"draft_max_tokens": 32}, channels={"slack": {
-        "enabled": True, "bot_token": "xoxb-test-token", "signing_secret": SECRET,
-        "api_base_url": slack_api.base_url, "approval_channel": APPROVALS}})
+    settings = make_settings(tmp_path, database_url, brain={"draft_max_tokens": 32},
+                             channels={"slack": slack_settings(slack_api)})
     hub = await start_hub(settings, clock, brain=BrainServices(settings, llm=bundled_llm, embedder=shared_embedder))
     yield hub
     await hub.client.close()
 
 
-def signed(body: bytes, timestamp: int, secret: str = SECRET) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={digest}"}
-
-
-async def post(hub: Hub, path: str, body: bytes, *, headers: dict[str, str] | None = None,
-               secret: str = SECRET) -> aiohttp.ClientResponse:
-    """POST as Slack does: signed with the signing secret at the hub's current time."""
-    content_type = "application/json" if path == EVENTS else "application/x-www-form-urlencoded"
-    timestamp = int(hub.app[CLOCK].now().timestamp())
-    all_headers = {"Content-Type": content_type, **signed(body, timestamp, secret), **(headers or {})}
-    return await hub.client.post(path, data=body, headers=all_headers)
-
-
-async def settle(hub: Hub) -> None:
-    """Wait for what the hub started after acknowledging: the adapter's `acknowledge` follow-ups."""
-    await hub.app[BACKGROUND].close()
-
-
-def slack_ts(hub: Hub, seconds: float = 0) -> str:
-    return f"{hub.app[CLOCK].now().timestamp() + seconds:.6f}"
-
-
-def envelope(event: dict[str, Any], event_id: str = "Ev0001") -> bytes:
-    return json.dumps({"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
-                       "event_id": event_id, "event_time": int(float(event["ts"])), "event": event}).encode()
-
-
-def dm(hub: Hub, text: str, *, ts: str | None = None, **extra: Any) -> dict[str, Any]:
-    ts = ts or slack_ts(hub)
-    return {"type": "message", "channel": CUSTOMER, "channel_type": "im", "user": "UCUSTOMER", "text": text,
-            "ts": ts, "event_ts": ts, **extra}
-
-
-async def deliver(hub: Hub, event: dict[str, Any], **kwargs: Any) -> aiohttp.ClientResponse:
-    response = await post(hub, EVENTS, envelope(event, **kwargs))
-    assert response.status == 200, await response.text()
-    return response
-
-
-def form(payload: dict[str, Any]) -> bytes:
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
-def cards(api: FakeSlackApi) -> list[tuple[str, dict[str, Any]]]:
-    return sorted(((ts, m) for (c, ts), m in api.messages.items() if c == APPROVALS), key=lambda item: item[0])
-
-
 def sent_ts(api: FakeSlackApi, channel: str) -> str:
     (ts,) = [ts for (c, ts) in api.messages if c == channel]
     return ts
-
-
-async def click(hub: Hub, api: FakeSlackApi, action_id: str, *, card: int = -1, tone: str | None = None,
-                trigger_id: str = "trigger-1") -> aiohttp.ClientResponse:
-    """Press a button on a card the fake Slack holds, with the payload Slack would send."""
-    ts, message = cards(api)[card]
-    suggestion_id = sb.suggestion_id_of(message["blocks"])
-    selected = {"selected_option": {"value": tone, "text": {"type": "plain_text", "text": tone}}} if tone else {}
-    payload = {"type": "block_actions", "user": {"id": "UOWNER", "username": "owner"}, "api_app_id": "A1",
-               "token": "legacy", "trigger_id": trigger_id, "team": {"id": "T1"},
-               "container": {"type": "message", "message_ts": ts, "channel_id": APPROVALS},
-               "channel": {"id": APPROVALS, "name": "replydesk"}, "message": {**message, "ts": ts},
-               "state": {"values": {f"{sb.ACTIONS_BLOCK_PREFIX}{suggestion_id}": {
-                   sb.TONE: {"type": "static_select", **selected}}}},
-               "actions": [{"type": "button", "action_id": action_id, "value": str(suggestion_id),
-                            "block_id": f"{sb.ACTIONS_BLOCK_PREFIX}{suggestion_id}", "action_ts": ts}]}
-    response = await post(hub, INTERACTIVITY, form(payload))
-    assert response.status == 200 and await response.read() == b""
-    return response
-
-
-async def submit(hub: Hub, view: dict[str, Any], text: str) -> aiohttp.ClientResponse:
-    """Submit the modal the hub opened (as views.open received it) with `text` typed in."""
-    state = {"values": {sb.TEXT_BLOCK: {sb.TEXT_ACTION: {"type": "plain_text_input", "value": text}}}}
-    payload = {"type": "view_submission", "user": {"id": "UOWNER"}, "team": {"id": "T1"},
-               "view": {**view, "id": "V1", "state": state}}
-    return await post(hub, INTERACTIVITY, form(payload))
 
 
 async def rows(hub: Hub, model: Any) -> list[Any]:
@@ -189,6 +99,23 @@ async def test_forged_stale_and_unsigned_requests_are_rejected_and_store_nothing
                                            headers=signed(body, int(clock.now().timestamp())))
     assert tampered.status == 401
     assert await rows(slack_hub, Message) == [] and await rows(slack_hub, Conversation) == []
+
+
+async def test_a_forged_or_replayed_click_is_rejected_and_decides_nothing(slack_hub, slack_api, clock):
+    await one_pending_card(slack_hub, slack_api)
+    body = form(click_payload(slack_api, sb.APPROVE))
+    forged = await post(slack_hub, INTERACTIVITY, body, secret="not-the-secret")
+    timestamp = int(clock.now().timestamp())
+    clock.advance(seconds=301)
+    replayed = await slack_hub.client.post(INTERACTIVITY, data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", **signed(body, timestamp)})
+    assert (forged.status, replayed.status) == (401, 401)
+    await slack_hub.worker.run_until_idle()
+    assert slack_api.posts_to(CUSTOMER) == [] and slack_api.calls_to("chat.update") == []
+    assert [s.status for s in await rows(slack_hub, Suggestion)] == ["pending"]
+    await click(slack_hub, slack_api, sb.APPROVE)  # the same click, really signed now, is taken
+    await slack_hub.worker.run_until_idle()
+    assert len(slack_api.posts_to(CUSTOMER)) == 1
 
 
 async def test_one_event_delivered_five_times_at_once_is_stored_once_carded_once_sent_once(slack_hub, slack_api):

@@ -8,7 +8,6 @@ asking for an edit) is awaited through the calls the fake records, never by slee
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,40 +22,31 @@ from channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
 from hub.brain_services import BrainServices
 from hub.settings import TelegramSettings
 from storage.models import ApprovalCardRow, Job, Message, OutboxItem, Suggestion
-from tests.channels.fakes.telegram_api import (JANE, OWNER_CHAT, TOKEN, FakeTelegram, callback_update,
-                                               message_update, reply_update)
+from tests.channels.fakes.telegram_api import (OWNER_CHAT, TOKEN, FakeTelegram, callback_update, message_update,
+                                               reply_update)
+from tests.channels.fakes.telegram_webhooks import (CUSTOMER, SECRET, cards, deliver, prompt_for, tap, texts_to,
+                                                    telegram_settings)
 from tests.conftest import Hub, make_settings, start_hub
 
-SECRET = "whsec-telegram-0123456789"
-CUSTOMER = JANE["id"]
 QUESTION = "Hi! Are you free on Saturday for a portrait session?"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
-
-
-def telegram_settings(tmp_path, database_url, fake: FakeTelegram, **telegram: Any):
-    return make_settings(tmp_path, database_url, server={"public_url": "https://hub.example"}, channels={
-        "telegram": {"enabled": True, "bot_token": TOKEN, "webhook_secret": SECRET, "api_base_url": fake.url,
-                     "owner_chat_id": OWNER_CHAT, **telegram}})
+def hub_settings(tmp_path, database_url, telegram_api: FakeTelegram, **telegram: Any):
+    return make_settings(tmp_path, database_url, server={"public_url": "https://hub.example"},
+                         channels={"telegram": telegram_settings(telegram_api, **telegram)})
 
 
 @pytest.fixture
-async def tg_hub(tmp_path, database_url, clock, fake) -> AsyncIterator[Hub]:
+async def tg_hub(tmp_path, database_url, clock, telegram_api) -> AsyncIterator[Hub]:
     """The hub with Telegram enabled and no models (the worker is never run)."""
-    running = await start_hub(telegram_settings(tmp_path, database_url, fake), clock)
+    running = await start_hub(hub_settings(tmp_path, database_url, telegram_api), clock)
     yield running
     await running.client.close()
 
 
 @pytest.fixture
-async def tg_brain_hub(tmp_path, database_url, clock, fake, bundled_llm, shared_embedder) -> AsyncIterator[Hub]:
-    settings = telegram_settings(tmp_path, database_url, fake)
+async def tg_brain_hub(tmp_path, database_url, clock, telegram_api, bundled_llm, shared_embedder) -> AsyncIterator[Hub]:
+    settings = hub_settings(tmp_path, database_url, telegram_api)
     brain = BrainServices(settings, llm=bundled_llm, embedder=shared_embedder)
     running = await start_hub(settings, clock, brain=brain)
     yield running
@@ -68,28 +58,6 @@ def external_id(update: dict[str, Any]) -> str:
     return f"{message['chat']['id']}:{message['message_id']}"
 
 
-async def deliver(hub: Hub, update: dict[str, Any], secret: str | None = SECRET) -> int:
-    headers = {"Content-Type": "application/json", **({SECRET_HEADER: secret} if secret is not None else {})}
-    resp = await hub.client.post(WEBHOOK_PATH, data=json.dumps(update).encode(), headers=headers)
-    return resp.status
-
-
-async def tap(hub: Hub, fake: FakeTelegram, update: dict[str, Any]) -> None:
-    """Deliver a button tap and wait until the hub's follow-up (`acknowledge`) has answered it."""
-    assert await deliver(hub, update) == 200
-    query_id = update["callback_query"]["id"]
-    await fake.wait_for(lambda c: c.method == "answerCallbackQuery" and c.status is not None
-                        and c.params["callback_query_id"] == query_id)
-
-
-async def prompt_for(fake: FakeTelegram, kind: str, suggestion_id: int) -> dict[str, Any]:
-    """The question the bot asked after an Edit or Reject tap, once sent."""
-    marker = f"{kind} draft #{suggestion_id}:"
-    call = await fake.wait_for(lambda c: c.method == "sendMessage" and c.status == 200
-                               and marker in c.params["text"].split("\n")[0])
-    return call.result
-
-
 async def messages(hub: Hub) -> list[sa.Row]:
     return await hub.db.rows(sa.select(Message).where(Message.direction == "inbound").order_by(Message.id))
 
@@ -98,29 +66,19 @@ async def suggestions(hub: Hub) -> list[sa.Row]:
     return await hub.db.rows(sa.select(Suggestion).order_by(Suggestion.id))
 
 
-def cards(fake: FakeTelegram) -> list[dict[str, Any]]:
-    """The cards posted in the owner's chat, as the fake holds them now (edits applied)."""
-    posted = [call.result for call in fake.sent_to(OWNER_CHAT) if "Draft #" in call.result["text"].split("\n")[0]]
-    return [fake.messages[(OWNER_CHAT, card["message_id"])] for card in posted]
-
-
-def texts_to(fake: FakeTelegram, chat_id: int) -> list[str]:
-    return [call.params["text"] for call in fake.sent_to(chat_id)]
-
-
-async def drafted(hub: Hub, fake: FakeTelegram, text: str = QUESTION) -> tuple[sa.Row, dict[str, Any]]:
+async def drafted(hub: Hub, telegram_api: FakeTelegram, text: str = QUESTION) -> tuple[sa.Row, dict[str, Any]]:
     """A customer message in, drafted, carded: (the pending suggestion, its card)."""
     assert await deliver(hub, message_update(text)) == 200
     await hub.worker.run_until_idle()
     pending = [s for s in await suggestions(hub) if s.status == "pending"]
     assert len(pending) == 1, pending
-    return pending[0], cards(fake)[-1]
+    return pending[0], cards(telegram_api)[-1]
 
 
 # -- start-up, verification, parsing through the app -----------------------------------------------
 
-async def test_start_registers_the_webhook_with_its_secret(tg_hub, fake):
-    (call,) = fake.calls_to("setWebhook")
+async def test_start_registers_the_webhook_with_its_secret(tg_hub, telegram_api):
+    (call,) = telegram_api.calls_to("setWebhook")
     assert call.params["url"] == "https://hub.example/webhooks/telegram"
     assert call.params["secret_token"] == SECRET
     assert "callback_query" in call.params["allowed_updates"] and "message" in call.params["allowed_updates"]
@@ -192,111 +150,113 @@ async def test_the_owners_chat_and_other_updates_store_nothing(tg_hub):
     assert await messages(tg_hub) == []
 
 
-async def test_taps_are_answered_once_and_edit_asks_for_the_text(tg_hub, fake):
+async def test_taps_are_answered_once_and_edit_asks_for_the_text(tg_hub, telegram_api):
     card = {"message_id": 5, "date": 1, "chat": {"id": OWNER_CHAT, "type": "private"}, "text": "📝 Draft #99"}
     edit, junk = callback_update("e:99", message=card), callback_update("x:junk", message=card)
-    await tap(tg_hub, fake, edit)
-    await tap(tg_hub, fake, junk)
-    prompt = await prompt_for(fake, "Edit", 99)
+    await tap(tg_hub, telegram_api, edit)
+    await tap(tg_hub, telegram_api, junk)
+    prompt = await prompt_for(telegram_api, "Edit", 99)
     assert await deliver(tg_hub, edit) == 200  # Telegram redelivers an update whose webhook failed
     await tg_hub.client.close()  # shutting down awaits the hub's background work
-    answers = {(a.params["callback_query_id"], a.params["text"]) for a in fake.calls_to("answerCallbackQuery")}
+    answers = {(a.params["callback_query_id"], a.params["text"]) for a in telegram_api.calls_to("answerCallbackQuery")}
     assert answers == {(edit["callback_query"]["id"], "Reply to the message below with the new text"),
                        (junk["callback_query"]["id"], "This button is no longer active")}
-    assert [m["message_id"] for m in (c.result for c in fake.sent_to(OWNER_CHAT))] == [prompt["message_id"]]
-    assert fake.calls_to("sendMessage")[0].params["reply_markup"] == {"force_reply": True,
+    assert [m["message_id"] for m in (c.result for c in telegram_api.sent_to(OWNER_CHAT))] == [prompt["message_id"]]
+    assert telegram_api.calls_to("sendMessage")[0].params["reply_markup"] == {"force_reply": True,
                                                                       "input_field_placeholder": "The reply to send"}
 
 
 # -- the whole loop, with the bundled model ----------------------------------------------------------
 
-async def test_one_update_delivered_five_times_is_one_message_one_draft_one_card_one_send(tg_brain_hub, fake, clock):
+async def test_one_update_delivered_five_times_is_one_message_one_draft_one_card_one_send(tg_brain_hub, telegram_api,
+                                                                                          clock):
     hub, update = tg_brain_hub, message_update(QUESTION)
     assert await asyncio.gather(*(deliver(hub, update) for _ in range(5))) == [200] * 5
     assert len(await messages(hub)) == 1
     await hub.worker.run_until_idle()
     (suggestion,) = await suggestions(hub)
-    (card,) = cards(fake)
+    (card,) = cards(telegram_api)
     assert card["text"].startswith(f"📝 Draft #{suggestion.id}") and QUESTION in card["text"]
     assert card["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == f"a:{suggestion.id}"
     first, second = callback_update(f"a:{suggestion.id}", message=card), callback_update(f"a:{suggestion.id}",
                                                                                          message=card)
-    await asyncio.gather(tap(hub, fake, first), tap(hub, fake, second), tap(hub, fake, first))
+    await asyncio.gather(tap(hub, telegram_api, first), tap(hub, telegram_api, second), tap(hub, telegram_api, first))
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == [suggestion.body]
-    assert len(fake.calls_to("answerCallbackQuery")) == 2
-    (final,) = cards(fake)
+    assert texts_to(telegram_api, CUSTOMER) == [suggestion.body]
+    assert len(telegram_api.calls_to("answerCallbackQuery")) == 2
+    (final,) = cards(telegram_api)
     assert final["text"].startswith(f"✅ Draft #{suggestion.id}") and "reply_markup" not in final
     assert final["text"].endswith(f"Sent by Telegram at {clock.now():%H:%M}")
     (sent,) = await hub.db.rows(sa.select(OutboxItem))
-    (delivered,) = fake.sent_to(CUSTOMER)
+    (delivered,) = telegram_api.sent_to(CUSTOMER)
     assert sent.status == "sent" and sent.provider_message_id == f"{CUSTOMER}:{delivered.result['message_id']}"
     assert (await hub.db.scalar(sa.select(ApprovalCardRow.status))) == "sent"
 
 
-async def test_edit_asks_for_the_text_and_sends_it(tg_brain_hub, fake):
+async def test_edit_asks_for_the_text_and_sends_it(tg_brain_hub, telegram_api):
     hub = tg_brain_hub
-    suggestion, card = await drafted(hub, fake)
-    await tap(hub, fake, callback_update(f"e:{suggestion.id}", message=card))
-    prompt = await prompt_for(fake, "Edit", suggestion.id)
+    suggestion, card = await drafted(hub, telegram_api)
+    await tap(hub, telegram_api, callback_update(f"e:{suggestion.id}", message=card))
+    prompt = await prompt_for(telegram_api, "Edit", suggestion.id)
     assert await deliver(hub, reply_update("Saturday at 10 works, see you then!", to=prompt)) == 200
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == ["Saturday at 10 works, see you then!"]
+    assert texts_to(telegram_api, CUSTOMER) == ["Saturday at 10 works, see you then!"]
     (row,) = await suggestions(hub)
     assert row.status == "sent" and row.edited_body == "Saturday at 10 works, see you then!"
-    assert "Sent by Telegram" in cards(fake)[0]["text"]
+    assert "Sent by Telegram" in cards(telegram_api)[0]["text"]
 
 
-async def test_reject_asks_for_a_reason_and_sends_nothing(tg_brain_hub, fake):
+async def test_reject_asks_for_a_reason_and_sends_nothing(tg_brain_hub, telegram_api):
     hub = tg_brain_hub
-    suggestion, card = await drafted(hub, fake)
-    await tap(hub, fake, callback_update(f"r:{suggestion.id}", message=card))
-    prompt = await prompt_for(fake, "Reject", suggestion.id)
+    suggestion, card = await drafted(hub, telegram_api)
+    await tap(hub, telegram_api, callback_update(f"r:{suggestion.id}", message=card))
+    prompt = await prompt_for(telegram_api, "Reject", suggestion.id)
     assert await deliver(hub, reply_update("too formal", to=prompt)) == 200
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == []
+    assert texts_to(telegram_api, CUSTOMER) == []
     (row,) = await suggestions(hub)
     assert (row.status, row.rejection_reason) == ("rejected", "too formal")
-    (final,) = cards(fake)
+    (final,) = cards(telegram_api)
     assert final["text"].endswith("Rejected: too formal") and "reply_markup" not in final
 
 
-async def test_regenerate_in_a_tone_supersedes_the_old_card_and_the_new_draft_is_sent(tg_brain_hub, fake):
+async def test_regenerate_in_a_tone_supersedes_the_old_card_and_the_new_draft_is_sent(tg_brain_hub, telegram_api):
     hub = tg_brain_hub
-    old, card = await drafted(hub, fake)
-    await tap(hub, fake, callback_update(f"t:{old.id}:shorter", message=card))
+    old, card = await drafted(hub, telegram_api)
+    await tap(hub, telegram_api, callback_update(f"t:{old.id}:shorter", message=card))
     await hub.worker.run_until_idle()
     superseded, new = await suggestions(hub)
     assert (superseded.status, new.status, new.tone) == ("superseded", "pending", "shorter")
-    old_card, new_card = cards(fake)
+    old_card, new_card = cards(telegram_api)
     assert old_card["text"].endswith("Superseded by a newer draft") and "reply_markup" not in old_card
     assert new_card["text"].startswith(f"📝 Draft #{new.id}") and new_card["reply_markup"]
-    await tap(hub, fake, callback_update(f"a:{new.id}", message=new_card))
+    await tap(hub, telegram_api, callback_update(f"a:{new.id}", message=new_card))
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == [new.body]
+    assert texts_to(telegram_api, CUSTOMER) == [new.body]
 
 
-async def test_a_429_is_retried_after_retry_after(tg_brain_hub, fake, clock):
+async def test_a_429_is_retried_after_retry_after(tg_brain_hub, telegram_api, clock):
     hub = tg_brain_hub
-    suggestion, card = await drafted(hub, fake)
-    fake.rate_limit("sendMessage", calls=1, retry_after=30)
+    suggestion, card = await drafted(hub, telegram_api)
+    telegram_api.rate_limit("sendMessage", calls=1, retry_after=30)
     assert await deliver(hub, reply_update("Yes! Saturday is free.", to=card)) == 200  # a custom reply
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == [] and [c.status for c in fake.calls_to("sendMessage")][-1] == 429
+    assert texts_to(telegram_api, CUSTOMER) == []
+    assert [c.status for c in telegram_api.calls_to("sendMessage")][-1] == 429
     job = await hub.db.first(sa.select(Job).where(Job.kind == "outbox.send"))
     assert job.status == "queued" and job.run_at == clock.now() + timedelta(seconds=30)
     clock.advance(seconds=29)
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == []
+    assert texts_to(telegram_api, CUSTOMER) == []
     clock.advance(seconds=1)
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == ["Yes! Saturday is free."]
-    assert "Sent by Telegram" in cards(fake)[0]["text"]
+    assert texts_to(telegram_api, CUSTOMER) == ["Yes! Saturday is free."]
+    assert "Sent by Telegram" in cards(telegram_api)[0]["text"]
 
 
-async def test_a_5000_character_reply_goes_out_as_two_messages(tg_brain_hub, fake):
+async def test_a_5000_character_reply_goes_out_as_two_messages(tg_brain_hub, telegram_api):
     hub = tg_brain_hub
-    suggestion, _ = await drafted(hub, fake)
+    suggestion, _ = await drafted(hub, telegram_api)
     paragraph = "We would love to photograph you. " * 75  # about 2500 characters
     long_reply = f"{paragraph.strip()}\n\n{paragraph.strip()}"
     assert len(long_reply) > 4096
@@ -304,17 +264,17 @@ async def test_a_5000_character_reply_goes_out_as_two_messages(tg_brain_hub, fak
                              json={"action": "edit", "editedResponse": long_reply})
     assert resp.status == 200, await resp.text()
     await hub.worker.run_until_idle()
-    assert texts_to(fake, CUSTOMER) == [paragraph.strip(), paragraph.strip()]
+    assert texts_to(telegram_api, CUSTOMER) == [paragraph.strip(), paragraph.strip()]
     (sent,) = await hub.db.rows(sa.select(OutboxItem))
-    assert sent.provider_message_id == f"{CUSTOMER}:{fake.sent_to(CUSTOMER)[-1].result['message_id']}"
+    assert sent.provider_message_id == f"{CUSTOMER}:{telegram_api.sent_to(CUSTOMER)[-1].result['message_id']}"
 
 
-async def test_the_token_never_reaches_logs_or_stored_errors(tmp_path, database_url, clock, fake, bundled_llm,
+async def test_the_token_never_reaches_logs_or_stored_errors(tmp_path, database_url, clock, telegram_api, bundled_llm,
                                                            shared_embedder, caplog):
     caplog.set_level(logging.DEBUG)
-    fake.fail("setWebhook", status=401, description="Unauthorized")
-    fake.fail("sendMessage", calls=1, status=500, description="Internal Server Error")  # the first card post
-    settings = telegram_settings(tmp_path, database_url, fake)
+    telegram_api.fail("setWebhook", status=401, description="Unauthorized")
+    telegram_api.fail("sendMessage", calls=1, status=500, description="Internal Server Error")  # the first card post
+    settings = hub_settings(tmp_path, database_url, telegram_api)
     hub = await start_hub(settings, clock, brain=BrainServices(settings, llm=bundled_llm, embedder=shared_embedder))
     try:
         assert await deliver(hub, message_update(QUESTION)) == 200
@@ -322,10 +282,10 @@ async def test_the_token_never_reaches_logs_or_stored_errors(tmp_path, database_
         clock.advance(seconds=600)
         await hub.worker.run_until_idle()
         (suggestion,) = await suggestions(hub)
-        card = cards(fake)[-1]
-        fake.fail("answerCallbackQuery", status=400, description="Bad Request: query is too old")
-        fake.fail("sendMessage", calls=1, status=403, description="Forbidden: bot was blocked by the user")
-        await tap(hub, fake, callback_update(f"a:{suggestion.id}", message=card))
+        card = cards(telegram_api)[-1]
+        telegram_api.fail("answerCallbackQuery", status=400, description="Bad Request: query is too old")
+        telegram_api.fail("sendMessage", calls=1, status=403, description="Forbidden: bot was blocked by the user")
+        await tap(hub, telegram_api, callback_update(f"a:{suggestion.id}", message=card))
         await hub.worker.run_until_idle()
         stored = [r.last_error for r in await hub.db.rows(sa.select(Job))] + \
                  [r.error for r in await hub.db.rows(sa.select(OutboxItem))]
@@ -340,32 +300,32 @@ async def test_the_token_never_reaches_logs_or_stored_errors(tmp_path, database_
 
 # -- polling and sending, at the adapter's edge --------------------------------------------------------
 
-async def test_polling_stores_updates_and_confirms_them_after(tmp_path, database_url, clock, fake):
-    settings = telegram_settings(tmp_path, database_url, fake, mode="polling", webhook_secret="")
+async def test_polling_stores_updates_and_confirms_them_after(tmp_path, database_url, clock, telegram_api):
+    settings = hub_settings(tmp_path, database_url, telegram_api, mode="polling", webhook_secret="")
     hub = await start_hub(settings, clock)
     try:
-        assert fake.calls_to("deleteWebhook")
+        assert telegram_api.calls_to("deleteWebhook")
         update = message_update("Polled hello")
         first = update["update_id"]
-        fake.queue_update(update)
-        await fake.wait_for(lambda c: c.method == "getUpdates" and c.params.get("offset") == str(first + 1))
-        fake.queue_update(dict(update, update_id=first + 5))  # the same message again
+        telegram_api.queue_update(update)
+        await telegram_api.wait_for(lambda c: c.method == "getUpdates" and c.params.get("offset") == str(first + 1))
+        telegram_api.queue_update(dict(update, update_id=first + 5))  # the same message again
         card = {"message_id": 5, "date": 1, "chat": {"id": OWNER_CHAT, "type": "private"}, "text": "📝 Draft #9"}
-        fake.queue_update(dict(callback_update("e:9", message=card), update_id=first + 6))
-        await fake.wait_for(lambda c: c.method == "getUpdates" and c.params.get("offset") == str(first + 7))
+        telegram_api.queue_update(dict(callback_update("e:9", message=card), update_id=first + 6))
+        await telegram_api.wait_for(lambda c: c.method == "getUpdates" and c.params.get("offset") == str(first + 7))
         (row,) = await messages(hub)
         assert row.text == "Polled hello" and row.external_id == external_id(update)
-        await prompt_for(fake, "Edit", 9)  # the hub acknowledged the polled tap, as for webhooks
-        assert len(fake.calls_to("answerCallbackQuery")) == 1
+        await prompt_for(telegram_api, "Edit", 9)  # the hub acknowledged the polled tap, as for webhooks
+        assert len(telegram_api.calls_to("answerCallbackQuery")) == 1
     finally:
         await hub.client.close()
 
 
 @pytest.fixture
-async def channel(fake) -> AsyncIterator[TelegramChannel]:
+async def channel(telegram_api) -> AsyncIterator[TelegramChannel]:
     """The adapter alone, on its own session, against the fake."""
     async with aiohttp.ClientSession() as session:
-        settings = TelegramSettings(enabled=True, bot_token=TOKEN, webhook_secret=SECRET, api_base_url=fake.url,
+        settings = TelegramSettings(enabled=True, bot_token=TOKEN, webhook_secret=SECRET, api_base_url=telegram_api.url,
                                     owner_chat_id=OWNER_CHAT)
         yield TelegramChannel(settings, session=session)
 
@@ -381,20 +341,20 @@ async def send(channel: TelegramChannel, text: str = "hello", key: str = "k") ->
     (500, "Internal Server Error", True, "Telegram unavailable: the Bot API answered 500"),
     (502, "Bad Gateway", True, "Telegram unavailable: the Bot API answered 502"),
 ])
-async def test_send_errors_say_whether_to_retry(channel, fake, status, description, retryable, error):
-    fake.fail("sendMessage", status=status, description=description)
+async def test_send_errors_say_whether_to_retry(channel, telegram_api, status, description, retryable, error):
+    telegram_api.fail("sendMessage", status=status, description=description)
     result = await send(channel)
     assert (result.ok, result.retryable, result.error) == (False, retryable, error)
 
 
-async def test_a_reply_interrupted_halfway_resumes_with_the_missing_part(channel, fake):
+async def test_a_reply_interrupted_halfway_resumes_with_the_missing_part(channel, telegram_api):
     first, second = ("First part. " * 300).strip(), ("Second part. " * 100).strip()
-    fake.rate_limit("sendMessage", retry_after=3, after=1)  # the second part hits the limit
+    telegram_api.rate_limit("sendMessage", retry_after=3, after=1)  # the second part hits the limit
     interrupted = await send(channel, f"{first}\n\n{second}", "long")
     assert (interrupted.retryable, interrupted.retry_after) == (True, 3.0)
     resumed = await send(channel, f"{first}\n\n{second}", "long")
-    assert resumed.ok and texts_to(fake, CUSTOMER) == [first, second]
-    assert resumed.provider_message_id == f"{CUSTOMER}:{fake.sent_to(CUSTOMER)[-1].result['message_id']}"
+    assert resumed.ok and texts_to(telegram_api, CUSTOMER) == [first, second]
+    assert resumed.provider_message_id == f"{CUSTOMER}:{telegram_api.sent_to(CUSTOMER)[-1].result['message_id']}"
 
 
 async def test_nothing_to_send_and_bad_chat_ids_are_final(channel):

@@ -16,15 +16,7 @@ from channels.telegram import TelegramChannel, send_failure
 from channels.telegram_http import (TOKEN_SLOT, AiohttpRequest, ConnectFailed, RateLimited, ServerError,
                                     TokenSafeBot, bot_api_url, bot_id_of)
 from hub.settings import TelegramSettings
-from tests.channels.fakes.telegram_api import BOT_USER, TOKEN, FakeTelegram
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
+from tests.channels.fakes.telegram_api import BOT_USER, TOKEN
 
 
 @pytest.fixture
@@ -53,40 +45,40 @@ def test_the_bot_id_is_read_from_the_token():
             bot_id_of(bad)
 
 
-async def test_calls_reach_the_api_with_the_real_token(fake, session):
-    me = await bot_for(fake.url, session).get_me()
-    assert me.id == BOT_USER["id"] and fake.calls[-1].token_ok
+async def test_calls_reach_the_api_with_the_real_token(telegram_api, session):
+    me = await bot_for(telegram_api.url, session).get_me()
+    assert me.id == BOT_USER["id"] and telegram_api.calls[-1].token_ok
 
 
-async def test_a_429_is_rate_limited_with_its_seconds_and_no_deprecation_warning(fake, session):
-    fake.rate_limit("sendMessage", retry_after=12)
+async def test_a_429_is_rate_limited_with_its_seconds_and_no_deprecation_warning(telegram_api, session):
+    telegram_api.rate_limit("sendMessage", retry_after=12)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PTBDeprecationWarning)
         with pytest.raises(RateLimited) as raised:
-            await bot_for(fake.url, session).send_message(1, "hi")
+            await bot_for(telegram_api.url, session).send_message(1, "hi")
         result = send_failure(raised.value)
     assert (result.retryable, result.retry_after) == (True, 12.0)
 
 
-async def test_a_5xx_is_a_server_error(fake, session):
-    fake.fail("sendMessage", status=503, description="Service Unavailable")
+async def test_a_5xx_is_a_server_error(telegram_api, session):
+    telegram_api.fail("sendMessage", status=503, description="Service Unavailable")
     with pytest.raises(ServerError):
-        await bot_for(fake.url, session).send_message(1, "hi")
+        await bot_for(telegram_api.url, session).send_message(1, "hi")
 
 
-async def test_no_answer_in_time_means_the_outcome_is_unknown(fake, session):
-    release = fake.stall("sendMessage")
+async def test_no_answer_in_time_means_the_outcome_is_unknown(telegram_api, session):
+    release = telegram_api.stall("sendMessage")
     with pytest.raises(TimedOut) as raised:
-        await bot_for(fake.url, session, read_timeout=0.05).send_message(1, "hi")
+        await bot_for(telegram_api.url, session, read_timeout=0.05).send_message(1, "hi")
     release.set()
     result = send_failure(raised.value)
     assert not result.retryable and (result.error or "").startswith("outcome unknown")
 
 
-async def test_a_rejected_token_is_reported_without_it(fake, session):
+async def test_a_rejected_token_is_reported_without_it(telegram_api, session):
     wrong = f"{BOT_USER['id']}:AAH-some-other-token-0123456789abcdef"
     with pytest.raises(InvalidToken) as raised:
-        await bot_for(fake.url, session, token=wrong).send_message(1, "hi")
+        await bot_for(telegram_api.url, session, token=wrong).send_message(1, "hi")
     assert wrong not in str(raised.value) and "AAH-some-other" not in send_failure(raised.value).error
 
 

@@ -90,3 +90,13 @@ def test_naive_times_are_refused():
     with pytest.raises(ValueError):
         InboundMessage(channel="x", external_id="1", thread_id="t", sender=None, text="",
                        sent_at=datetime(2024, 1, 1))
+
+
+async def test_a_nul_character_in_inbound_text_is_dropped_not_a_failed_delivery(db, clock):
+    """PostgreSQL text cannot hold NUL; a platform that sends one must not make the webhook fail."""
+    message = InboundMessage(channel="telegram", external_id="nul\x00-1", thread_id="chat-1",
+                             sender=Handle("phone", "+14155550100"), text="hi\x00 there",
+                             sent_at=T0, sender_name="A\x00na", subject="s\x00")
+    await ingest(db, clock, [message])
+    stored = (await db.rows(sa.select(Message.external_id, Message.text, Message.sender_name)))[0]
+    assert tuple(stored) == ("nul-1", "hi there", "Ana")

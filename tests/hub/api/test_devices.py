@@ -155,3 +155,16 @@ async def test_verify_validation_errors_do_not_count_as_attempts(hub):
     assert resp.status == 400
     assert_seed000_error(await resp.json(), 400)
     assert await hub.db.scalar(sa.select(sa.func.count()).select_from(VerifyAttempt)) == 0
+
+
+async def test_registration_forwarded_by_a_reverse_proxy_needs_an_api_key(hub):
+    """Behind a proxy every request comes from loopback: a forwarded one is not local."""
+    body = {"name": "Mac", "platform": "macos", "osVersion": "14.0", "hardwareId": "HW-PROXY"}
+    for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"},
+                   {"X-Real-IP": "203.0.113.9"}):
+        resp = await hub.client.post("/api/devices/register", json=body, headers=header)
+        assert resp.status == 403, header
+        assert_seed000_error(await resp.json(), 403)
+    resp = await hub.request("POST", "/api/devices/register", json=body,
+                             headers={"X-Forwarded-For": "203.0.113.9"})
+    assert resp.status == 201
