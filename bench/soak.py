@@ -216,12 +216,13 @@ async def approve_one(session: aiohttp.ClientSession, hubs: list[Hub], key: str,
 async def approvals(hubs: list[Hub], key: str, database_url: str, ingest_done: asyncio.Event,
                     tally: Tally) -> None:
     """Approve random pending drafts through the API, a few per second, until APPROVALS were approved
-    or the drafts ran out after the ingest finished."""
+    or, after the ingest, no draft is pending and no work is left that could draft one."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        idle_rounds = 0
-        while len(tally.approved) < APPROVALS and idle_rounds < 60:
+        while len(tally.approved) < APPROVALS:
             drafts = await asyncio.to_thread(query, database_url, checks.pending_drafts, 200)
-            idle_rounds = idle_rounds + 1 if ingest_done.is_set() and not drafts else 0
+            if not drafts and ingest_done.is_set() and not await asyncio.to_thread(query, database_url,
+                                                                                    checks.unsettled):
+                return
             for suggestion, conversation in random.sample(drafts, min(2, len(drafts))):
                 await approve_one(session, [h for h in hubs if h.up] or hubs, key, suggestion, conversation, tally)
             await asyncio.sleep(0.5)

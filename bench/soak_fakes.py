@@ -89,7 +89,7 @@ class Platforms:
 llm_backend = "openai"
 openai_base_url = "{self.model.url}"
 openai_model = "soak-drafter"
-warm_up = false
+warm_up = true
 [channels.telegram]
 enabled = true
 bot_token = "{TELEGRAM_TOKEN}"

@@ -75,13 +75,29 @@ def _worker_ctx(start: bool):
     return ctx
 
 
+async def _warm_up(app: web.Application, brain: BrainServices) -> None:
+    """Load the models, then train (first start) or load the classifier heads, so the first
+    inbound message is analysed as fast as the next one."""
+    from brain.analysis import analyze_inbound
+    from hub.api.ml_triage import classifiers
+
+    await brain.warm_up()
+    try:
+        await analyze_inbound(await brain.embedder(), "Hi! How much for a session on Friday?",
+                              conversation=[], models=classifiers(app))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("could not prepare the classifiers at start; they are built on first use")
+
+
 def _brain_ctx(injected: BrainServices | None):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         brain = injected or BrainServices(app[SETTINGS])
         app[BRAIN] = brain
         warming = None
         if injected is None and app[SETTINGS].brain.warm_up:
-            warming = asyncio.create_task(brain.warm_up(), name="replydesk-brain-warm-up")
+            warming = asyncio.create_task(_warm_up(app, brain), name="replydesk-brain-warm-up")
         yield
         if warming is not None:
             warming.cancel()

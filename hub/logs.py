@@ -43,5 +43,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "chromadb", "urllib3"):
+    for noisy in ("httpx", "httpcore", "chromadb", "urllib3", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
