@@ -5,6 +5,7 @@ messages, beside raw sqlite3 inserts of the same rows into a table with the same
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -76,4 +77,5 @@ async def main() -> list[tuple[str, str, str]]:
                 print(f"{rows[-1][0]:<44} Replydesk {hub:>9,.0f}   raw sqlite3 {raw:>9,.0f}")
     finally:
         await runner.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
     return rows
