@@ -129,3 +129,39 @@ async def test_started_worker_runs_jobs_in_the_background(db):
         await asyncio.wait_for(done.wait(), 10)
     finally:
         await worker.stop()
+
+
+async def test_a_quick_job_is_recorded_done_while_a_slow_one_still_runs(db):
+    """The running worker refills each free slot: quick jobs (cards, sends) never wait for the
+    slowest job of a batch, and a job is not claimed before a slot is free for it."""
+    clock = FakeClock()
+    release_slow = asyncio.Event()
+
+    async def slow(job):
+        await release_slow.wait()
+
+    async def quick(job):
+        pass
+
+    await add_jobs(db, clock, 1, kind="test.slow")
+    await add_jobs(db, clock, 5, kind="test.quick")
+    worker = make_worker(db, clock, {"test.slow": slow, "test.quick": quick}, poll_seconds=0.05,
+                         concurrency=2)
+    worker.start()
+    try:
+        for _ in range(200):
+            statuses = {row.kind + str(row.payload["n"]): row.status for row in await job_rows(db)}
+            if all(statuses[f"test.quick{i}"] == "done" for i in range(5)):
+                break
+            await asyncio.sleep(0.05)
+        assert statuses["test.slow0"] == "running"
+        assert all(statuses[f"test.quick{i}"] == "done" for i in range(5)), statuses
+        release_slow.set()
+        for _ in range(200):
+            if {row.status for row in await job_rows(db)} == {"done"}:
+                break
+            await asyncio.sleep(0.05)
+        assert {row.status for row in await job_rows(db)} == {"done"}
+    finally:
+        release_slow.set()
+        await worker.stop()
