@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -46,6 +47,17 @@ async def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -
 def start_process(args: list[str], cwd: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=open(log, "ab"))
+
+
+def stop_process(process: subprocess.Popen, grace: float = 60) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds (a hub still preparing its models at start
+    finishes that CPU work before it exits)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 @dataclass

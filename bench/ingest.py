@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 
 import aiohttp
 
-from bench.harness import free_port, machine, start_process, sustained_load, wait_ready
+from bench.harness import free_port, machine, start_process, stop_process, sustained_load, wait_ready
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
@@ -84,6 +83,5 @@ async def main() -> None:
                 print(f"{label + f', {batch}/request':<44} {rate:>9,.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7}")
     finally:
         for process in (hub, bare):
-            process.send_signal(signal.SIGTERM)
-            process.wait(20)
+            stop_process(process)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -16,8 +16,6 @@ import hmac
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
 
-from bench.harness import LoadResult, free_port, machine, start_process, wait_ready
+from bench.harness import LoadResult, free_port, machine, start_process, stop_process, wait_ready
 from storage.db import sync_url
 
 RATE = float(os.environ.get("BENCH_RATE", "200"))
@@ -157,15 +155,6 @@ async def wait_model_loaded(base: str, timeout: float = 120) -> None:
         await asyncio.sleep(0.2)
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
 # -- the run ------------------------------------------------------------------------------------------------
 
 SLACK_DEADLINE_MS = 3000  # Slack retries an event not acknowledged within 3 s
@@ -238,7 +227,7 @@ async def main() -> None:
         await wait_model_loaded(hub_base)
         await measure(hub_base, bare_base, slack, database_url)
     finally:
-        stop(hub), stop(bare)
+        stop_process(hub), stop_process(bare)
         await slack.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
