@@ -80,9 +80,10 @@ async def test_tones_change_the_draft(brain_hub):
     paired = await pair_device(brain_hub)
     await sync(brain_hub, paired["token"], "t1", "hey!! can u send me the price list for the family shoot?")
     message_id = await brain_hub.db.scalar(sa.select(Message.id))
-    formal = await generate_suggestion(brain_hub.app, message_id, DraftOptions(tone="more_formal", max_tokens=48))
-    casual = await generate_suggestion(brain_hub.app, message_id, DraftOptions(tone="more_casual", max_tokens=48))
-    short = await generate_suggestion(brain_hub.app, message_id, DraftOptions(tone="shorter", max_tokens=48))
+    greedy = {"max_tokens": 48, "temperature": 0}  # deterministic: only the tone differs
+    formal = await generate_suggestion(brain_hub.app, message_id, DraftOptions(tone="more_formal", **greedy))
+    casual = await generate_suggestion(brain_hub.app, message_id, DraftOptions(tone="more_casual", **greedy))
+    short = await generate_suggestion(brain_hub.app, message_id, DraftOptions(tone="shorter", **greedy))
     assert len({formal.body, casual.body, short.body}) == 3
     assert formal.model_metadata["formality"] > casual.model_metadata["formality"]
     assert len(short.body) <= 160
