@@ -81,7 +81,7 @@ class DeviceSettings(_Section):
 
 class WorkerSettings(_Section):
     concurrency: int = Field(2, ge=1, le=64)
-    batch_size: int = Field(32, ge=1, le=1000)
+    batch_size: int = Field(32, ge=1, le=1000)  # per run_once round; the running worker claims per free slot
     max_attempts: int = Field(5, ge=1, le=100)
     lease_seconds: int = Field(120, ge=5)
     poll_seconds: float = Field(1.0, gt=0)

@@ -42,7 +42,7 @@ from tests.hub.api.helpers import pair_device
 from tests.hub.api.test_ml_generation import DownLLM
 from tests.hub.schemathesis_seed import Inputs, seed, with_seeded
 
-schemathesis = pytest.importorskip("schemathesis")
+import schemathesis  # noqa: E402  (a test dependency: missing, the suite fails rather than skips)
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,  # noqa: E402
